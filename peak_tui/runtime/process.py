@@ -1,0 +1,289 @@
+"""Parent side of a script run: spawn the child in the feed's environment, stream logs, read records.
+
+The child gets its config (script, metadata, connection with secrets) through a pipe, never through
+argv or its environment; records come back over a second pipe; stdout and stderr are the logs.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from peak_tui.runtime.logbuffer import LogBuffer
+
+CHILD_DIR = Path(__file__).parent / "child"
+BOOTSTRAP = CHILD_DIR / "_peak_bootstrap.py"
+F_SETPIPE_SZ = 1031
+
+# Variables a script may inherit; everything else (tokens, cloud keys, ...) stays behind.
+ENV_ALLOW = (
+    "PATH", "LANG", "LANGUAGE", "TZ", "HOME", "USER", "LOGNAME", "TERM",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+)
+
+
+@dataclass
+class Limits:
+    """What a script may use before it is stopped."""
+
+    timeout_seconds: float = 3600
+    memory_mb: int | None = 2048
+    cpu_seconds: int | None = None
+    file_size_mb: int | None = 1024
+    processes: int | None = None
+    max_record_bytes: int = 64 * 1024 * 1024
+    max_log_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass
+class ScriptOutcome:
+    """How a script run ended, and what it handed back."""
+
+    ok: bool
+    exit_code: int | None
+    records: int
+    metadata: dict[str, Any] | None
+    error: str | None = None
+    traceback: str | None = None
+    error_line: int | None = None
+    cancelled: bool = False
+    timed_out: bool = False
+    duration: float = 0.0
+    log: LogBuffer = field(default_factory=LogBuffer)
+
+
+class RecordSinkError(Exception):
+    """The sink refused records (bad JSON, destination failure); the run stops."""
+
+
+def child_env(tmpdir: Path) -> dict[str, str]:
+    """The allow-listed environment for a script."""
+    env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
+    env.update({k: v for k, v in os.environ.items() if k.startswith("LC_")})
+    env["TMPDIR"] = str(tmpdir)
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.setdefault("PATH", "/usr/bin:/bin")
+    return env
+
+
+class ScriptProcess:
+    """One run of a feed's script in a child process."""
+
+    def __init__(
+        self,
+        python: Path | str,
+        config: dict[str, Any],
+        *,
+        limits: Limits,
+        on_log: Callable[[str], None],
+        on_records: Callable[[list[bytes]], None],
+        redact: Callable[[str], str] = lambda s: s,
+        cancel: threading.Event | None = None,
+        workdir: Path,
+    ) -> None:
+        self.python = str(python)
+        self.config = dict(config)
+        self.limits = limits
+        self.on_log = on_log
+        self.on_records = on_records
+        self.redact = redact
+        self.cancel = cancel or threading.Event()
+        self.workdir = workdir
+        self.script_name = self.config.get("script_name", "feed.py")
+        self._recent: deque[str] = deque(maxlen=400)
+        self.log = LogBuffer(limits.max_log_bytes)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def emit(self, line: str) -> None:
+        """Record an engine or script log line and pass it on."""
+        self.log.append(line)
+        self._recent.append(line)
+        self.on_log(line)
+
+    def _log_reader(self, stream: Any) -> None:
+        while True:
+            raw = stream.readline(65536)
+            if not raw:
+                break
+            text = raw.decode("utf-8", "replace").rstrip("\r\n")
+            self.emit(self.redact(text))
+
+    def run(self) -> ScriptOutcome:
+        """Run the script to completion, cancellation or timeout."""
+        started = time.monotonic()
+        self.config["limits"] = {
+            "memory_mb": self.limits.memory_mb,
+            "cpu_seconds": self.limits.cpu_seconds,
+            "file_size_mb": self.limits.file_size_mb,
+            "processes": self.limits.processes,
+        }
+        self.config["max_record_bytes"] = self.limits.max_record_bytes
+        cfg_r, cfg_w = os.pipe()
+        rec_r, rec_w = os.pipe()
+        try:
+            fcntl.fcntl(rec_r, F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.proc = subprocess.Popen(
+                [self.python, "-E", "-s", "-X", "utf8", str(BOOTSTRAP), str(cfg_r), str(rec_w)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(cfg_r, rec_w),
+                cwd=self.workdir,
+                env=child_env(self.workdir),
+                start_new_session=True,
+            )
+        finally:
+            os.close(cfg_r)
+            os.close(rec_w)
+        reader = threading.Thread(target=self._log_reader, args=(self.proc.stdout,), daemon=True)
+        reader.start()
+        writer = threading.Thread(target=self._send_config, args=(cfg_w,), daemon=True)
+        writer.start()
+        outcome = self._pump_records(rec_r, started)
+        os.close(rec_r)
+        if outcome.cancelled or outcome.timed_out or outcome.error:
+            self._kill()
+        exit_code = self.proc.wait()
+        self._kill()  # whatever the script left running in its group goes too
+        reader.join(timeout=5)
+        writer.join(timeout=1)
+        outcome.exit_code = exit_code
+        outcome.duration = time.monotonic() - started
+        self._explain(outcome)
+        outcome.log = self.log
+        return outcome
+
+    def _send_config(self, fd: int) -> None:
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(json.dumps(self.config).encode())
+        except (BrokenPipeError, OSError):
+            pass
+
+    def _kill(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _pump_records(self, fd: int, started: float) -> ScriptOutcome:
+        out = ScriptOutcome(ok=False, exit_code=None, records=0, metadata=None)
+        deadline = started + self.limits.timeout_seconds
+        max_line = self.limits.max_record_bytes + 2
+        sel = selectors.DefaultSelector()
+        sel.register(fd, selectors.EVENT_READ)
+        pending = b""
+        done = False
+        try:
+            while True:
+                if self.cancel.is_set():
+                    out.cancelled = True
+                    return out
+                if time.monotonic() > deadline:
+                    out.timed_out = True
+                    return out
+                if not sel.select(timeout=0.1):
+                    continue
+                data = os.read(fd, 1 << 20)
+                if not data:
+                    break
+                lines = (pending + data).split(b"\n") if pending else data.split(b"\n")
+                pending = lines.pop()
+                if len(pending) > max_line:
+                    out.error = (
+                        f"record #{out.records} is over the limit of "
+                        f"{self.limits.max_record_bytes:,} bytes"
+                    )
+                    return out
+                batch: list[bytes] = []
+                for line in lines:
+                    if line[:1] == b"{":
+                        batch.append(line)
+                        continue
+                    kind = line[:1]
+                    if kind == b"M":
+                        out.metadata = orjson.loads(line[1:])
+                    elif kind == b"E":
+                        out.error = orjson.loads(line[1:]).get("error")
+                    elif kind == b"D":
+                        done = True
+                    elif line:
+                        out.error = "the script wrote data that is not a record to the records channel"
+                        return out
+                if batch:
+                    out.records += len(batch)
+                    try:
+                        self.on_records(batch)
+                    except RecordSinkError as e:
+                        out.error = str(e)
+                        return out
+        finally:
+            sel.close()
+        out.ok = done and out.error is None
+        return out
+
+    _TB_START = "Traceback (most recent call last):"
+
+    def _explain(self, out: ScriptOutcome) -> None:
+        """Fill the error summary, the traceback and the failing script line."""
+        recent = list(self._recent)
+        starts = [i for i, line in enumerate(recent) if line.startswith(self._TB_START)]
+        if starts:
+            tb_lines = recent[starts[-1]:]
+            out.traceback = "\n".join(tb_lines)
+            pattern = re.compile(r'File "' + re.escape(self.script_name) + r'", line (\d+)')
+            hits = [int(m.group(1)) for m in (pattern.search(x) for x in tb_lines) if m]
+            if hits:
+                out.error_line = hits[-1]
+            last = next((x for x in reversed(tb_lines) if x.strip()), "")
+            if out.error is None:
+                out.error = last.strip()
+        if out.cancelled:
+            out.ok = False
+            out.error = "cancelled"
+        elif out.timed_out:
+            out.ok = False
+            out.error = f"timed out after {self.limits.timeout_seconds:g} s; the script was killed"
+        elif out.exit_code and out.exit_code < 0:
+            sig = -out.exit_code
+            try:
+                name = signal.Signals(sig).name
+            except ValueError:
+                name = f"signal {sig}"
+            reason = {
+                "SIGKILL": "killed (SIGKILL), possibly over its memory limit",
+                "SIGXCPU": "over its CPU time limit",
+                "SIGXFSZ": "over its file size limit",
+            }.get(name, f"killed by {name}")
+            out.ok = False
+            out.error = out.error or f"the script was {reason}"
+        elif out.exit_code and out.error is None:
+            out.error = f"the script exited with status {out.exit_code}"
+        elif out.exit_code == 0 and not out.ok and out.error is None:
+            out.error = "the script ended without finishing its records (the engine saw no end marker)"
+        if out.exit_code not in (0, None):
+            out.ok = False
+        if out.error and out.ok:
+            out.ok = False
+        if out.error:
+            out.error = self.redact(out.error)
