@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 from typing import Any
 
 from peak_tui.validation import AUTH_TYPES
+
+# Modules that add command groups: each has `register(subparsers)` and sets `func` on its parsers.
+EXTENSIONS: tuple[str, ...] = ()
 
 
 def _add_auth_args(p: argparse.ArgumentParser, *, adding: bool) -> None:
@@ -119,4 +123,6 @@ def build_parser(cmds: dict[str, Any]) -> argparse.ArgumentParser:
     p.set_defaults(func=cmds["cmd_demo_api"])
     p = sub.add_parser("demo", help="set up the demo feed against the bundled API and run it")
     p.set_defaults(func=cmds["cmd_demo"])
+    for module in EXTENSIONS:
+        importlib.import_module(module).register(sub)
     return parser

@@ -208,18 +208,24 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
     feed_lock.write_note(f"run #{run_id}")
     if on_started:
         on_started(run_id)
+    for hook in RUN_STARTED_HOOKS:
+        try:
+            hook(ws, feed, run_id)
+        except Exception:  # a watcher problem never fails the run
+            pass
     events = _Events(on_log)
     redactor = ws.redactor()
     started = time.monotonic()
     load = None
     proc: ScriptProcess | None = None
-    status, error, committed, records = "failed", None, None, 0
+    status, error, committed, records, failed_rows = "failed", None, None, 0, 0
     try:
         events(f"run #{run_id} of feed {name} ({trigger}{', catch-up' if catch_up else ''}), "
                f"request id {request_id}")
         python, spec = _prepare(ws, feed, events, redactor, cancel)
         dest = ws.destination(feed.destination)
         load = dest.begin(name, request_id)
+        load.failed_row_threshold = feed.failed_row_threshold
         count = [0]
 
         def sink(lines: list[bytes]) -> None:
@@ -257,6 +263,7 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
             events(f"script finished: {records:,} records in {outcome.duration:.2f} s; committing")
             t0 = time.monotonic()
             load.commit(new_meta)
+            failed_rows = load.failed_rows
             load = None
             committed = (request_id, new_meta)
             status = "succeeded"
@@ -282,6 +289,7 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
     log_text = log.text() if log is not None else "\n".join(events.before) + "\n"
     ws.runs.finish(
         run_id, status, records=records if status == "succeeded" else 0, error=error,
+        failed_rows=failed_rows,
         metadata_after=committed[1] if committed else None, log_text=log_text,
         log_size=log.total_bytes if log else len(log_text), log_truncated=bool(log and log.truncated),
         committed=committed,
@@ -296,6 +304,8 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
     return run
 
 
+# Called with (workspace, feed, run_id) when a run starts; the runtime watcher registers here.
+RUN_STARTED_HOOKS: list[Callable[[Workspace, Feed, int], None]] = []
 # Called with (workspace, feed, run) after every run ends; watchers register here.
 RUN_FINISHED_HOOKS: list[Callable[[Workspace, Feed, Run], None]] = []
 

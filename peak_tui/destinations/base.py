@@ -26,7 +26,13 @@ class Commit:
 
 
 class Load(ABC):
-    """One run's records on their way into a destination."""
+    """One run's records on their way into a destination.
+
+    `commit` must refuse (raise DestinationError, committing nothing) when the share of rows the
+    destination rejected exceeds `failed_row_threshold`; rejected rows are kept for inspection.
+    """
+
+    failed_row_threshold: float = 0.0
 
     @abstractmethod
     def write(self, records: list[dict[str, Any]]) -> None:
