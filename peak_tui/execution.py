@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from peak_tui import faults
 from peak_tui.auth import script_connection
 from peak_tui.errors import Conflict, PeakError
 from peak_tui.locks import FileLock
@@ -243,6 +244,7 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
             except PeakError as e:
                 raise RecordSinkError(str(e)) from None
             count[0] += len(batch)
+            faults.point("run.batch_written")
             if on_progress:
                 on_progress(Progress(count[0], time.monotonic() - started))
 
@@ -262,7 +264,9 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
             new_meta = outcome.metadata if outcome.metadata is not None else metadata
             events(f"script finished: {records:,} records in {outcome.duration:.2f} s; committing")
             t0 = time.monotonic()
+            faults.point("run.before_commit")
             load.commit(new_meta)
+            faults.point("run.after_commit")
             failed_rows = load.failed_rows
             load = None
             committed = (request_id, new_meta)
@@ -294,6 +298,7 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
         log_size=log.total_bytes if log else len(log_text), log_truncated=bool(log and log.truncated),
         committed=committed,
     )
+    faults.point("run.after_finish")
     run_lock.release(remove=True)
     run = ws.runs.get(run_id)
     for hook in RUN_FINISHED_HOOKS:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from peak_tui import faults
 from peak_tui.destinations.base import AUDIT_CREATED_AT, AUDIT_REQUEST_ID, Commit, Destination, Load
 from peak_tui.errors import DestinationError, PeakError
 
@@ -245,6 +246,7 @@ class LocalLoad(Load):
                     "VALUES (?,?,?,?,?)",
                     (self.request_id, self.feed, json.dumps(metadata), self.count, now),
                 )
+                faults.point("local.inside_commit")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
