@@ -301,7 +301,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_sql(args: argparse.Namespace) -> int:
     cols, rows = _ws(args).local.query(args.query)
     if args.json:
-        print_json([dict(zip(cols, r)) for r in rows])
+        print_json([dict(zip(cols, r, strict=True)) for r in rows])
     else:
         table(cols, [list(r) for r in rows])
     return 0

@@ -108,7 +108,7 @@ def _prepare(ws: Workspace, feed: Feed, events: _Events, redactor: Redactor,
 def _script_config(feed: Feed, spec: dict[str, Any], metadata: dict[str, Any],
                    trigger: dict[str, Any]) -> dict[str, Any]:
     return {
-        "script": feed.script, "script_name": f"{feed.name}.py", "metadata": metadata,
+        "script": feed.script, "script_name": f"{feed.name or 'feed'}.py", "metadata": metadata,
         "connection": spec, "trigger": trigger,
     }
 
@@ -158,8 +158,9 @@ def test_feed(ws: Workspace, feed: Feed, *, on_log: LogFn | None = None,
         events(f"test {'passed' if outcome.ok else 'failed'}: {result.total:,} records in "
                f"{outcome.duration:.2f} s" + ("" if outcome.ok else f" ({outcome.error})"))
         result.log = proc.log.text()
-    except PeakError as e:
-        result.error = redactor.redact(e.message)
+    except Exception as e:  # a PeakError, or an engine fault shown rather than raised into the UI
+        msg = e.message if isinstance(e, PeakError) else f"{type(e).__name__}: {e}"
+        result.error = redactor.redact(msg)
         events(f"test failed: {result.error}")
         result.log = "\n".join(events.before) + "\n"
     result.records = redactor.redact_obj(preview)

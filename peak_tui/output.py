@@ -32,9 +32,9 @@ def table(headers: list[str], rows: list[list[Any]], out: TextIO | None = None) 
     for r in cells:
         for i, c in enumerate(r):
             widths[i] = max(widths[i], len(c))
-    out.write("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip() + "\n")
+    out.write("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
     for r in cells:
-        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
     if not rows:
         out.write("(none)\n")
 

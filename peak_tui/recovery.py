@@ -6,6 +6,8 @@ or it did not (then it failed, and nothing of it is visible anywhere).
 """
 from __future__ import annotations
 
+import json
+import shutil
 from typing import TYPE_CHECKING
 
 from peak_tui.locks import FileLock
@@ -41,6 +43,9 @@ def settle(ws: Workspace, run_id: int) -> None:
     run = ws.runs.get(run_id)
     if run.status not in ("queued", "running"):
         return
+    # what the dead process left behind: its staging file and scratch directory
+    (ws.home / "staging" / f"{run.request_id}.db").unlink(missing_ok=True)
+    shutil.rmtree(ws.tmp_dir / f"run-{run.request_id}", ignore_errors=True)
     commit = None
     try:
         feed = ws.feeds.get(run.feed)
@@ -76,4 +81,4 @@ def reconcile_feed(ws: Workspace, feed_name: str) -> None:
             return
     with ws.store.write() as c:
         c.execute("UPDATE feeds SET metadata=?, metadata_request_id=? WHERE name=?",
-                  (__import__("json").dumps(commit.metadata), commit.request_id, feed_name))
+                  (json.dumps(commit.metadata), commit.request_id, feed_name))
