@@ -87,7 +87,8 @@ def _type_name(val: Any) -> str:
 
 def limits_for(feed: Feed) -> Limits:
     """The limits a feed's script runs under."""
-    return Limits(timeout_seconds=feed.timeout_seconds, memory_mb=feed.memory_mb)
+    return Limits(timeout_seconds=feed.timeout_seconds, memory_mb=feed.memory_mb,
+                  cpu_seconds=feed.timeout_seconds)
 
 
 def _prepare(ws: Workspace, feed: Feed, events: _Events, redactor: Redactor,

@@ -44,9 +44,12 @@ class Limits:
     memory_mb: int | None = 2048
     cpu_seconds: int | None = None
     file_size_mb: int | None = 1024
-    processes: int | None = None
+    processes: int | None = 64
     max_record_bytes: int = 64 * 1024 * 1024
     max_log_bytes: int = 4 * 1024 * 1024
+    # Past this much output the log is drained and counted, not kept line by line: a script that
+    # prints a gigabyte cannot flood the caller or the engine's memory.
+    max_log_output_bytes: int = 256 * 1024 * 1024
 
 
 @dataclass
@@ -115,12 +118,48 @@ class ScriptProcess:
         self.on_log(line)
 
     def _log_reader(self, stream: Any) -> None:
+        seen = 0
+        cap = self.limits.max_log_output_bytes
         while True:
             raw = stream.readline(65536)
             if not raw:
-                break
+                return
+            seen += len(raw)
             text = raw.decode("utf-8", "replace").rstrip("\r\n")
             self.emit(self.redact(text))
+            if seen > cap:
+                break
+        self.emit(f"[peak] the script has printed over {cap // (1024 * 1024):,} MB of logs; "
+                  "further output is counted but not kept")
+        dropped = 0
+        while True:
+            chunk = stream.read1(1 << 20)
+            if not chunk:
+                break
+            dropped += len(chunk)
+        self.emit(f"[peak] {dropped:,} more bytes of log output were discarded")
+
+    def _count_processes(self) -> int:
+        """Processes in the script's session (it may fork; RLIMIT_NPROC does not bind root)."""
+        assert self.proc is not None
+        sid = self.proc.pid
+        n = 0
+        try:
+            entries = os.listdir("/proc")
+        except OSError:
+            return 0
+        for entry in entries:
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(b")") + 2:].split()
+            if len(fields) > 3 and int(fields[3]) == sid:
+                n += 1
+        return n
 
     def run(self) -> ScriptOutcome:
         """Run the script to completion, cancellation or timeout."""
@@ -194,6 +233,8 @@ class ScriptProcess:
         sel.register(fd, selectors.EVENT_READ)
         pending = b""
         done = False
+        max_procs = self.limits.processes
+        next_proc_check = started + 0.05
         try:
             while True:
                 if self.cancel.is_set():
@@ -202,7 +243,17 @@ class ScriptProcess:
                 if time.monotonic() > deadline:
                     out.timed_out = True
                     return out
+                if max_procs and time.monotonic() >= next_proc_check:
+                    next_proc_check = time.monotonic() + 0.25
+                    if self._count_processes() > max_procs:
+                        out.error = (f"the script started more than {max_procs} processes "
+                                     "and was stopped (process limit)")
+                        return out
                 if not sel.select(timeout=0.1):
+                    if self.proc is not None and self.proc.poll() is not None:
+                        # the script has exited and the pipe is drained; a process it left in the
+                        # background may still hold the write end, so EOF could be hours away
+                        break
                     continue
                 data = os.read(fd, 1 << 20)
                 if not data:
@@ -248,7 +299,10 @@ class ScriptProcess:
         """Fill the error summary, the traceback and the failing script line."""
         recent = list(self._recent)
         starts = [i for i, line in enumerate(recent) if line.startswith(self._TB_START)]
-        if starts:
+        # a script that finished may still have logged a handled exception (logging.exception in
+        # a retry loop): that traceback is not the run's failure
+        finished = out.ok and out.exit_code == 0 and not (out.cancelled or out.timed_out)
+        if starts and not finished:
             tb_lines = recent[starts[-1]:]
             out.traceback = "\n".join(tb_lines)
             pattern = re.compile(r'File "' + re.escape(self.script_name) + r'", line (\d+)')
@@ -258,6 +312,9 @@ class ScriptProcess:
             last = next((x for x in reversed(tb_lines) if x.strip()), "")
             if out.error is None:
                 out.error = last.strip()
+                if out.error == "MemoryError" and self.limits.memory_mb:
+                    out.error = (f"MemoryError: the script went over its memory limit of "
+                                 f"{self.limits.memory_mb:,} MB (feed.memory_mb)")
         if out.cancelled:
             out.ok = False
             out.error = "cancelled"

@@ -47,6 +47,9 @@ def _apply_limits(limits: dict) -> None:
 
 def main() -> int:
     config_fd, records_fd = int(sys.argv[1]), int(sys.argv[2])
+    # not inherited by what the script starts (os.system, fork): a background process holding
+    # the records pipe would keep the engine waiting for its end
+    os.set_inheritable(records_fd, False)
     config = _read_config(config_fd)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     sys.stderr.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
@@ -60,6 +63,7 @@ def main() -> int:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     scope = {"__name__": "__main__", "__file__": filename, "__builtins__": __builtins__}
     ok = False
+    status = 1
     try:
         code = compile(source, filename, "exec")
         exec(code, scope)
@@ -68,18 +72,24 @@ def main() -> int:
         ok = e.code in (None, 0)
         if not ok:
             print(f"script exited with status {e.code}", file=sys.stderr)
+            # keep the script's own status so the engine's message names it (1 for sys.exit("text"))
+            status = e.code if isinstance(e.code, int) and 0 < e.code < 256 else 1
     except BaseException as e:  # the script's own failure: print its traceback without our frame
         tb = e.__traceback__
         if tb is not None and tb.tb_frame.f_code.co_filename == __file__:
             tb = tb.tb_next
         sys.stdout.flush()
-        sys.stderr.write("".join(traceback.format_exception(type(e), e, tb)))
+        report = traceback.TracebackException(type(e), e, tb)
+        # frames inside lib.py say nothing to the script's author: the call into lib is the news
+        while len(report.stack) > 1 and report.stack[-1].filename == lib.__file__:
+            report.stack.pop()
+        sys.stderr.write("".join(report.format()))
         sys.stderr.flush()
     finally:
         lib._finish(ok)
         sys.stdout.flush()
         sys.stderr.flush()
-    return 0 if ok else 1
+    return 0 if ok else status
 
 
 if __name__ == "__main__":
