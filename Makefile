@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv bench lint clean
+.PHONY: run test venv bench lint clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/peak-tui demo
 
-test: $(STAMP)
+# The suite starts its own services (demo API, moto S3, a throwaway PostgreSQL cluster, fakesnow,
+# aiosmtpd, tmux for the end-to-end test); this makes sure the system binaries they need exist.
+system-deps:
+	@sh tests/system_deps.sh
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests
 
 lint: $(STAMP)
