@@ -35,6 +35,8 @@ LogFn = Callable[[str], None]
 class TestResult:
     """What Test shows: a preview of records, their columns, and the metadata before and after."""
 
+    __test__ = False  # not a pytest test class, despite its name
+
     ok: bool
     records: list[dict[str, Any]] = field(default_factory=list)
     total: int = 0
@@ -170,6 +172,40 @@ def test_feed(ws: Workspace, feed: Feed, *, on_log: LogFn | None = None,
     return result
 
 
+test_feed.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite its name
+
+
+class LiveLog:
+    """Copies a running script's log into the run's stored log every few seconds, so other
+    processes (the app watching a run the scheduler started) can follow it live."""
+
+    INTERVAL = 2.0
+
+    def __init__(self, ws: Workspace, run_id: int, proc: ScriptProcess) -> None:
+        self.ws, self.run_id, self.proc = ws, run_id, proc
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name=f"live-log-{run_id}")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        written = -1
+        while not self._stop.wait(self.INTERVAL):
+            log = self.proc.log
+            if log.total_bytes == written:
+                continue
+            written = log.total_bytes
+            try:
+                self.ws.runs.write_log(self.run_id, log.text(), log.total_bytes, log.truncated)
+            except Exception:  # a busy database only delays the live copy; the final log is written
+                pass
+        self.ws.store.close()
+
+    def stop(self) -> None:
+        """Stop copying; the caller stores the final log."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 @dataclass
 class Progress:
     """Live numbers of a run, for progress displays."""
@@ -259,7 +295,11 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
         for line in events.before:
             proc.log.append(line)
         events.process = proc
-        outcome: ScriptOutcome = proc.run()
+        flusher = LiveLog(ws, run_id, proc)
+        try:
+            outcome: ScriptOutcome = proc.run()
+        finally:
+            flusher.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         records = outcome.records
         if outcome.ok:

@@ -96,6 +96,16 @@ class Runs:
                     (dumps(metadata), request_id, row["feed"]),
                 )
 
+    def write_log(self, run_id: int, text: str, size: int, truncated: bool) -> None:
+        """Store (or replace) a run's log, e.g. while it is still running."""
+        with self.store.write() as c:
+            c.execute(
+                "INSERT INTO run_logs(run_id, text, size, truncated) VALUES (?,?,?,?) "
+                "ON CONFLICT(run_id) DO UPDATE SET text=excluded.text, size=excluded.size, "
+                "truncated=excluded.truncated",
+                (run_id, text, size, int(truncated)),
+            )
+
     def get(self, run_id: int) -> Run:
         """One run by id."""
         r = self.store.query_one("SELECT * FROM runs WHERE id=?", (run_id,))
