@@ -20,7 +20,16 @@ from peak_tui.destinations.base import AUDIT_CREATED_AT, AUDIT_REQUEST_ID, Commi
 from peak_tui.errors import DestinationError, PeakError
 
 BUSY_MS = 60_000
-_NESTED = (dict, list)
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# Nested objects and arrays are stored as JSON text. sqlite3 consults adapters only for types it
+# cannot bind natively, so registering dict and list costs the scalar hot path nothing.
+sqlite3.register_adapter(dict, _json_text)
+sqlite3.register_adapter(list, _json_text)
 
 
 def quote(name: str) -> str:
@@ -118,7 +127,8 @@ class LocalWarehouse(Destination):
             return cols, cur.fetchall()
         except sqlite3.DatabaseError as e:
             msg = str(e)
-            if "not authorized" in msg or "readonly" in msg or "read-only" in msg:
+            if ("not authorized" in msg or "authorization denied" in msg or "readonly" in msg
+                    or "read-only" in msg):  # VACUUM INTO says "authorization denied"
                 raise PeakError(
                     "peak-tui sql is read-only: the local warehouse only changes through feed runs "
                     "(statement refused)",
@@ -161,6 +171,8 @@ class LocalLoad(Load):
         self.index: dict[str, int] = {}
         self.types: dict[str, str] = {}
         self._columns_in_table = 1
+        self._full_keys: tuple[str, ...] = ()
+        self._plans: dict[tuple[str, ...], list[int]] = {}
         self.count = 0
 
     def _add_key(self, key: str) -> int:
@@ -172,40 +184,54 @@ class LocalLoad(Load):
             self._columns_in_table += 1
         return i
 
-    def _flush(self, rows: list[list[Any]], width: int) -> None:
+    def _flush(self, rows: list[Any], width: int) -> None:
         if not rows:
             return
         marks = ",".join("?" * width)
         cols = ",".join(f"c{i}" for i in range(width))
+        sql = f"INSERT INTO rows ({cols}) VALUES ({marks})"
         try:
-            self.conn.executemany(f"INSERT INTO rows ({cols}) VALUES ({marks})", rows)
+            self.conn.executemany(sql, rows)
         except OverflowError:  # integers beyond 64 bits: keep their digits as text
-            for r in rows:
-                for j, val in enumerate(r):
-                    if isinstance(val, int) and not -(2**63) <= val < 2**63:
-                        r[j] = str(val)
-            self.conn.executemany(f"INSERT INTO rows ({cols}) VALUES ({marks})", rows)
+            fixed = [[str(v) if isinstance(v, int) and not -(2**63) <= v < 2**63 else v for v in r]
+                     for r in rows]
+            self.conn.executemany(sql, fixed)
         rows.clear()
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        """Stage a batch; new keys add columns."""
-        index = self.index
+        """Stage a batch; new keys add columns.
+
+        The hot path is a record whose keys are exactly the known columns in order: its values go
+        in as they are (dicts and lists become JSON through the sqlite3 adapters registered below).
+        Other key sets are mapped through a cached plan of column positions.
+        """
         width = len(self.keys)
-        rows: list[list[Any]] = []
+        full = self._full_keys
+        plans = self._plans
+        rows: list[Any] = []
+        append = rows.append
         for rec in records:
-            row = [None] * width
-            for k, val in rec.items():
-                i = index.get(k)
-                if i is None:
-                    self._flush(rows, width)
-                    i = self._add_key(k)
-                    width += 1
-                    row.append(None)
-                    self.types[k] = _type_name(val)
-                if val.__class__ in _NESTED:
-                    val = orjson.dumps(val).decode()
+            keys = tuple(rec)
+            if keys == full:
+                append(tuple(rec.values()))
+                continue
+            plan = plans.get(keys)
+            if plan is None:
+                for k in keys:
+                    if k not in self.index:
+                        self._flush(rows, width)
+                        self._add_key(k)
+                        self.types[k] = _type_name(rec[k])
+                width = len(self.keys)
+                full = self._full_keys = tuple(self.keys)
+                if keys == full:
+                    append(tuple(rec.values()))
+                    continue
+                plan = plans[keys] = [self.index[k] for k in keys]
+            row: list[Any] = [None] * width
+            for i, val in zip(plan, rec.values(), strict=True):
                 row[i] = val
-            rows.append(row)
+            append(row)
         self._flush(rows, width)
         self.count += len(records)
 
@@ -228,8 +254,17 @@ class LocalLoad(Load):
                 targets = self._ensure_table(conn)
                 now = now_iso()
                 if self.keys:
-                    cols = ",".join(quote(t) for t in targets)
-                    src = ",".join(f"c{i}" for i in range(len(self.keys)))
+                    # keys that differ only in case share one column (SQLite names ignore case):
+                    # coalesce them, the key seen later first, so no value is dropped
+                    groups: dict[str, list[int]] = {}
+                    for i, target in enumerate(targets):
+                        groups.setdefault(target, []).append(i)
+                    cols = ",".join(quote(t) for t in groups)
+                    src = ",".join(
+                        f"c{ix[0]}" if len(ix) == 1
+                        else "coalesce(" + ",".join(f"c{i}" for i in reversed(ix)) + ")"
+                        for ix in groups.values()
+                    )
                     conn.execute(
                         f"INSERT INTO main.{quote(self.feed)} ({cols}, {AUDIT_CREATED_AT}, "
                         f"{AUDIT_REQUEST_ID}) SELECT {src}, ?, ? FROM staging.rows",
