@@ -299,13 +299,20 @@ class LocalLoad(Load):
         )
         existing = [r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")]
         by_lower = {c.lower(): c for c in existing}
+        # SQLite column names ignore case, and the audit columns are ours: a key that would land on
+        # a column another key of this run already uses (or on an audit column) gets "<key>_2".
+        used = {AUDIT_CREATED_AT, AUDIT_REQUEST_ID}
         targets = []
         for k in self.keys:
-            col = by_lower.get(k.lower())
+            name, n = k, 1
+            while (by_lower.get(name.lower()) or name).lower() in used:
+                n += 1
+                name = f"{k}_{n}"
+            col = by_lower.get(name.lower())
             if col is None:
-                conn.execute(f"ALTER TABLE main.{table} ADD COLUMN {quote(k)}")
-                by_lower[k.lower()] = k
-                col = k
+                conn.execute(f"ALTER TABLE main.{table} ADD COLUMN {quote(name)}")
+                by_lower[name.lower()] = col = name
+            used.add(col.lower())
             targets.append(col)
         return targets
 
