@@ -73,7 +73,7 @@ class Connections:
         rows = self.store.query("SELECT * FROM connections ORDER BY name")
         return [self._row_to_connection(r, with_secrets) for r in rows]
 
-    def update(self, name: str, **changes: Any) -> Connection:
+    def update(self, name: str, /, **changes: Any) -> Connection:
         """Change the editable fields; the name and auth type cannot change after save."""
         for key in ("name", "auth_type"):
             if key in changes:

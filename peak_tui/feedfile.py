@@ -44,9 +44,11 @@ def parse(text: str, base_dir: Path | None = None, source: str = "feed TOML") ->
             raise ValidationError("toml.script_file", "must be a path", rel)
         path = (base_dir or Path.cwd()) / rel
         try:
-            data["script"] = path.read_text()
+            data["script"] = path.read_text(encoding="utf-8")
         except OSError as e:
             raise ValidationError("toml.script_file", f"cannot be read: {e.strerror}", str(path)) from None
+        except UnicodeDecodeError:
+            raise ValidationError("toml.script_file", "is not UTF-8 text", str(path)) from None
     if "script" not in data:
         raise ValidationError("toml.script", "is required (or 'script_file')", None, show_value=False)
     try:
@@ -59,9 +61,11 @@ def parse(text: str, base_dir: Path | None = None, source: str = "feed TOML") ->
 def load(path: Path) -> Feed:
     """Read a feed TOML file."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise ValidationError("file", f"cannot be read: {e.strerror}", str(path)) from None
+    except UnicodeDecodeError:
+        raise ValidationError("file", "is not UTF-8 text (TOML files are UTF-8)", str(path)) from None
     return parse(text, Path(path).parent, str(path))
 
 

@@ -88,6 +88,13 @@ class Feeds:
                 raise Conflict(f"feed.name: a feed named {feed.name!r} already exists")
             if row is None and create is False:
                 raise NotFound(f"no feed named {feed.name!r}")
+            if row is None:
+                # warehouse table names ignore case: Orders and orders would load into one table
+                twin = c.execute("SELECT name FROM feeds WHERE name = ? COLLATE NOCASE",
+                                 (feed.name,)).fetchone()
+                if twin is not None:
+                    raise Conflict(f"feed.name: {feed.name!r} differs only in case from the feed "
+                                   f"{twin['name']!r}; both would load into one warehouse table")
             token = row["webhook_token"] if row is not None else None
             if feed.trigger.get("type") == "webhook" and not token:
                 token = secrets.token_urlsafe(32)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -112,19 +113,35 @@ class Feed:
 
         v.feed_name(self.name)
         v.connection_name(self.connection)
-        if not isinstance(self.script, str) or not self.script.strip():
+        if not isinstance(self.script, str):
+            raise ValidationError("feed.script", "must be text (the Python source)", None,
+                                  show_value=False)
+        if not self.script.strip():
             raise ValidationError("feed.script", "must not be empty", None, show_value=False)
+        # one line ending, as Python reads it: TOML export writes CRLF as LF, so a CRLF script
+        # would otherwise come back from export/import changed
+        self.script = self.script.replace("\r\n", "\n")
         try:
-            compile(self.script, f"<feed {self.name}>", "exec")
+            # warnings (invalid escapes) would print to the terminal, under the TUI too
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                compile(self.script, f"<feed {self.name}>", "exec")
         except SyntaxError as e:
+            where = f" on line {e.lineno}" if e.lineno else ""  # null bytes have no line
             raise ValidationError(
-                "feed.script", f"has a syntax error on line {e.lineno}: {e.msg}", None, show_value=False
+                "feed.script", f"has a syntax error{where}: {e.msg}", None, show_value=False
             ) from None
+        except ValueError as e:  # UnicodeEncodeError: a lone surrogate is not text Python can run
+            raise ValidationError("feed.script", f"is not valid Unicode text: {e}", None,
+                                  show_value=False) from None
         self.dependencies = normalize_requirements(self.dependencies or [])
         if self.load_type not in v.LOAD_TYPES:
             raise ValidationError("feed.load_type", "must be 'incremental' (the only load type)", self.load_type)
         self.destination = validate_destination(self.destination)
         self.trigger = validate_trigger(self.trigger)
+        if not isinstance(self.watchers or [], list):
+            raise ValidationError("feed.watchers", "must be a list of watcher tables ([[watchers]])",
+                                  None, show_value=False)
         self.watchers = [validate_watcher(w, i) for i, w in enumerate(self.watchers or [])]
         self.tags = v.tags(self.tags)
         if not isinstance(self.paused, bool):
@@ -186,7 +203,10 @@ def validate_trigger(trigger: Any) -> dict[str, Any]:
             )
     elif kind == "once":
         at = t.get("at")
-        if at:
+        if not at:
+            raise ValidationError("feed.trigger.at", "is required for a one-time trigger (an ISO "
+                                  "date-time like 2026-12-01T09:30)", None, show_value=False)
+        else:
             try:
                 datetime.fromisoformat(str(at))
             except ValueError:

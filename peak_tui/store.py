@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -73,6 +74,17 @@ MIGRATIONS: list[str] = [
         text TEXT NOT NULL,
         size INTEGER NOT NULL,
         truncated INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+    # 2: the scheduler's per-feed state: when its trigger was set, and the last slot it handled
+    """
+    CREATE TABLE schedule_state (
+        feed TEXT PRIMARY KEY,
+        trigger_key TEXT NOT NULL,
+        anchor TEXT NOT NULL,
+        last_slot TEXT,
+        last_fired_at TEXT,
+        last_run_id INTEGER
     );
     """,
 ]
@@ -133,6 +145,10 @@ class Store:
         """This thread's connection wrapped by sqlite-utils."""
         d = getattr(self._local, "db", None)
         if d is None:
+            # imported here: sqlite_utils imports pandas when present (~1-4 s), which every CLI
+            # command would otherwise pay for although almost none uses this property
+            import sqlite_utils
+
             d = sqlite_utils.Database(self.conn)
             self._local.db = d
         return d

@@ -27,7 +27,9 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 def connection_name(value: Any) -> str:
     """A connection name: letters and digits only, 1-64 characters."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) and value is not None:
+        raise ValidationError("connection.name", "must be text", value)
+    if not value:
         raise ValidationError("connection.name", "is required", value)
     if not _ALNUM.fullmatch(value):
         raise ValidationError("connection.name", "must be alphanumeric (letters and digits only)", value)
@@ -40,7 +42,9 @@ def connection_name(value: Any) -> str:
 
 def feed_name(value: Any) -> str:
     """A feed name: letters, digits and underscores, starts with a letter, no trailing underscore, <= 50."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) and value is not None:
+        raise ValidationError("feed.name", "must be text", value)
+    if not value:
         raise ValidationError("feed.name", "is required", value)
     if not value[0].isascii() or not value[0].isalpha():
         raise ValidationError("feed.name", "must start with a letter", value)
@@ -57,7 +61,9 @@ def feed_name(value: Any) -> str:
 
 def tag(value: Any) -> str:
     """A tag: letters and digits only, 1-32 characters."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) and value is not None:
+        raise ValidationError("feed.tags", "a tag must be text", value)
+    if not value:
         raise ValidationError("feed.tags", "a tag must not be empty", value)
     if not _ALNUM.fullmatch(value):
         raise ValidationError("feed.tags", "a tag must be alphanumeric (letters and digits only)", value)

@@ -254,17 +254,8 @@ class LocalLoad(Load):
                 targets = self._ensure_table(conn)
                 now = now_iso()
                 if self.keys:
-                    # keys that differ only in case share one column (SQLite names ignore case):
-                    # coalesce them, the key seen later first, so no value is dropped
-                    groups: dict[str, list[int]] = {}
-                    for i, target in enumerate(targets):
-                        groups.setdefault(target, []).append(i)
-                    cols = ",".join(quote(t) for t in groups)
-                    src = ",".join(
-                        f"c{ix[0]}" if len(ix) == 1
-                        else "coalesce(" + ",".join(f"c{i}" for i in reversed(ix)) + ")"
-                        for ix in groups.values()
-                    )
+                    cols = ",".join(quote(t) for t in targets)
+                    src = ",".join(f"c{i}" for i in range(len(self.keys)))
                     conn.execute(
                         f"INSERT INTO main.{quote(self.feed)} ({cols}, {AUDIT_CREATED_AT}, "
                         f"{AUDIT_REQUEST_ID}) SELECT {src}, ?, ? FROM staging.rows",
@@ -284,7 +275,8 @@ class LocalLoad(Load):
                 faults.point("local.inside_commit")
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # an I/O error in COMMIT (disk full) already rolled back
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("DETACH DATABASE staging")
         finally:

@@ -17,6 +17,7 @@ class LogBuffer:
         self._tail_size = 0
         self.dropped_bytes = 0
         self.dropped_lines = 0
+        self.discarded_bytes = 0  # read past the output cap and never appended (see count_discarded)
         self.total_bytes = 0
         self._lock = threading.Lock()
 
@@ -43,10 +44,16 @@ class LogBuffer:
                 self._tail[0] = keep
                 self._tail_size = len(keep) + 1
 
+    def count_discarded(self, n: int) -> None:
+        """Count `n` bytes of output that were read and thrown away without being appended."""
+        with self._lock:
+            self.total_bytes += n
+            self.discarded_bytes += n
+
     @property
     def truncated(self) -> bool:
         """Whether anything was dropped."""
-        return self.dropped_bytes > 0
+        return self.dropped_bytes > 0 or self.discarded_bytes > 0
 
     def text(self) -> str:
         """The kept log, with a marker where the middle was dropped."""

@@ -27,6 +27,11 @@ from peak_tui.runtime.logbuffer import LogBuffer
 CHILD_DIR = Path(__file__).parent / "child"
 BOOTSTRAP = CHILD_DIR / "_peak_bootstrap.py"
 F_SETPIPE_SZ = 1031
+# A log line is redacted whole up to this size; only longer lines are cut (a secret in a one-line
+# JSON response a few hundred KB long must not be split across two unredacted pieces).
+LOG_LINE_MAX = 1 << 20
+# The lines kept for finding the traceback are cut to this size, so they cannot hold much memory.
+RECENT_LINE_MAX = 8192
 
 # Variables a script may inherit; everything else (tokens, cloud keys, ...) stays behind.
 ENV_ALLOW = (
@@ -114,14 +119,14 @@ class ScriptProcess:
     def emit(self, line: str) -> None:
         """Record an engine or script log line and pass it on."""
         self.log.append(line)
-        self._recent.append(line)
+        self._recent.append(line if len(line) <= RECENT_LINE_MAX else line[:RECENT_LINE_MAX])
         self.on_log(line)
 
     def _log_reader(self, stream: Any) -> None:
         seen = 0
         cap = self.limits.max_log_output_bytes
         while True:
-            raw = stream.readline(65536)
+            raw = stream.readline(LOG_LINE_MAX)
             if not raw:
                 return
             seen += len(raw)
@@ -137,6 +142,7 @@ class ScriptProcess:
             if not chunk:
                 break
             dropped += len(chunk)
+        self.log.count_discarded(dropped)  # the stored size says how much the script printed
         self.emit(f"[peak] {dropped:,} more bytes of log output were discarded")
 
     def _count_processes(self) -> int:
@@ -180,7 +186,8 @@ class ScriptProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             self.proc = subprocess.Popen(
-                [self.python, "-E", "-s", "-X", "utf8", str(BOOTSTRAP), str(cfg_r), str(rec_w)],
+                [self.python, "-E", "-s", "-X", "utf8", str(BOOTSTRAP), str(cfg_r), str(rec_w),
+                 str(os.getpid())],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -196,8 +203,16 @@ class ScriptProcess:
         reader.start()
         writer = threading.Thread(target=self._send_config, args=(cfg_w,), daemon=True)
         writer.start()
-        outcome = self._pump_records(rec_r, started)
-        os.close(rec_r)
+        try:
+            outcome = self._pump_records(rec_r, started)
+        except BaseException:
+            # the sink failed in an unexpected way (disk full, a bug): the script must not outlive
+            # its run, blocked on a records pipe nobody reads
+            self._kill()
+            self.proc.wait()
+            raise
+        finally:
+            os.close(rec_r)
         if outcome.cancelled or outcome.timed_out or outcome.error:
             self._kill()
         exit_code = self.proc.wait()
@@ -231,11 +246,13 @@ class ScriptProcess:
         max_line = self.limits.max_record_bytes + 2
         sel = selectors.DefaultSelector()
         sel.register(fd, selectors.EVENT_READ)
-        pending = b""
+        parts: list[bytes] = []  # the unfinished last line, in the chunks it arrived in
+        parts_len = 0
         done = False
         max_procs = self.limits.processes
         next_proc_check = started + 0.05
         try:
+            exited = False
             while True:
                 if self.cancel.is_set():
                     out.cancelled = True
@@ -250,17 +267,32 @@ class ScriptProcess:
                                      "and was stopped (process limit)")
                         return out
                 if not sel.select(timeout=0.1):
+                    if exited:
+                        break  # drained after the exit: everything the script wrote is read
                     if self.proc is not None and self.proc.poll() is not None:
-                        # the script has exited and the pipe is drained; a process it left in the
-                        # background may still hold the write end, so EOF could be hours away
-                        break
+                        # the script has exited; a process it left in the background may still
+                        # hold the write end, so EOF could be hours away: drain, then stop
+                        exited = True
                     continue
                 data = os.read(fd, 1 << 20)
                 if not data:
                     break
-                lines = (pending + data).split(b"\n") if pending else data.split(b"\n")
-                pending = lines.pop()
-                if len(pending) > max_line:
+                lines: list[bytes] = []
+                if b"\n" not in data:  # the middle of a long record: collect, do not re-copy
+                    parts.append(data)
+                    parts_len += len(data)
+                    if parts_len <= max_line:
+                        continue
+                else:
+                    if parts:
+                        data = b"".join(parts) + data
+                        parts.clear()
+                    lines = data.split(b"\n")
+                    pending = lines.pop()
+                    if pending:
+                        parts.append(pending)
+                    parts_len = len(pending)
+                if parts_len > max_line:
                     out.error = (
                         f"record #{out.records} is over the limit of "
                         f"{self.limits.max_record_bytes:,} bytes"
@@ -298,12 +330,14 @@ class ScriptProcess:
     def _explain(self, out: ScriptOutcome) -> None:
         """Fill the error summary, the traceback and the failing script line."""
         recent = list(self._recent)
-        starts = [i for i, line in enumerate(recent) if line.startswith(self._TB_START)]
+        # `in`, not startswith: output without a newline (an input() prompt) can precede it
+        starts = [i for i, line in enumerate(recent) if self._TB_START in line]
         # a script that finished may still have logged a handled exception (logging.exception in
         # a retry loop): that traceback is not the run's failure
         finished = out.ok and out.exit_code == 0 and not (out.cancelled or out.timed_out)
         if starts and not finished:
             tb_lines = recent[starts[-1]:]
+            tb_lines[0] = tb_lines[0][tb_lines[0].index(self._TB_START):]
             out.traceback = "\n".join(tb_lines)
             pattern = re.compile(r'File "' + re.escape(self.script_name) + r'", line (\d+)')
             hits = [int(m.group(1)) for m in (pattern.search(x) for x in tb_lines) if m]
@@ -315,6 +349,11 @@ class ScriptProcess:
                 if out.error == "MemoryError" and self.limits.memory_mb:
                     out.error = (f"MemoryError: the script went over its memory limit of "
                                  f"{self.limits.memory_mb:,} MB (feed.memory_mb)")
+                elif out.error.startswith("ModuleNotFoundError: No module named "):
+                    out.error += " (add the package that provides it to the feed's dependencies)"
+                elif "[Errno 27]" in out.error and self.limits.file_size_mb:  # EFBIG
+                    out.error += (f" (a file the script wrote went over the file size limit of "
+                                  f"{self.limits.file_size_mb:,} MB)")
         if out.cancelled:
             out.ok = False
             out.error = "cancelled"
@@ -329,8 +368,8 @@ class ScriptProcess:
                 name = f"signal {sig}"
             reason = {
                 "SIGKILL": "killed (SIGKILL), possibly over its memory limit",
-                "SIGXCPU": "over its CPU time limit",
-                "SIGXFSZ": "over its file size limit",
+                "SIGXCPU": f"over its CPU time limit of {self.limits.cpu_seconds} s (SIGXCPU)",
+                "SIGXFSZ": f"over its file size limit of {self.limits.file_size_mb} MB (SIGXFSZ)",
             }.get(name, f"killed by {name}")
             out.ok = False
             out.error = out.error or f"the script was {reason}"

@@ -25,11 +25,12 @@ def _read_config(fd: int) -> dict:
 
 
 def _apply_limits(limits: dict) -> None:
-    def setlim(which: int, value: int | None) -> None:
+    def setlim(which: int, value: int | None, grace: int = 0) -> None:
         if not value:
             return
         soft, hard = resource.getrlimit(which)
-        new_hard = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        want = value + grace
+        new_hard = want if hard == resource.RLIM_INFINITY else min(want, hard)
         try:
             resource.setrlimit(which, (min(value, new_hard), new_hard))
         except (ValueError, OSError):
@@ -38,15 +39,65 @@ def _apply_limits(limits: dict) -> None:
     mem = limits.get("memory_mb")
     if mem:
         setlim(resource.RLIMIT_AS, int(mem) * 1024 * 1024)
-    setlim(resource.RLIMIT_CPU, limits.get("cpu_seconds"))
+    # SIGXCPU at the soft limit names the cause; at the hard limit the kernel sends SIGKILL, which
+    # reads like the memory killer, so the hard limit comes a little later
+    setlim(resource.RLIMIT_CPU, limits.get("cpu_seconds"), grace=2)
     fsize = limits.get("file_size_mb")
     if fsize:
         setlim(resource.RLIMIT_FSIZE, int(fsize) * 1024 * 1024)
-    setlim(resource.RLIMIT_NPROC, limits.get("processes"))
+    procs = limits.get("processes")
+    if procs and os.getuid() != 0:  # root is exempt; the engine's process watchdog covers it
+        # RLIMIT_NPROC counts every process of the user (their shell, tmux, the TUI...), so the
+        # limit is "this many more than the user runs now", not a total a busy user is already over
+        setlim(resource.RLIMIT_NPROC, _user_processes() + int(procs))
+    try:  # a core dump is a memory image holding the connection's secrets: never write one
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        pass
+
+
+def _user_processes() -> int:
+    """How many processes (threads count too, as RLIMIT_NPROC counts them) this user runs now."""
+    uid = os.getuid()
+    n = 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            st = os.stat(f"/proc/{entry}")
+            if st.st_uid == uid:
+                n += len(os.listdir(f"/proc/{entry}/task"))
+        except OSError:
+            continue
+    return n
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """SIGKILL this process when the engine that started it dies (kill -9 of the runner, a crash).
+
+    Without it a script would live on as an orphan: sleeping, retrying, or blocked on a pipe.
+    Linux only; elsewhere the engine's process-group kill is the only guard.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        return
+    if parent_pid and os.getppid() != parent_pid:  # the engine died before prctl took effect
+        os._exit(1)
 
 
 def main() -> int:
     config_fd, records_fd = int(sys.argv[1]), int(sys.argv[2])
+    _die_with_parent(int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     # not inherited by what the script starts (os.system, fork): a background process holding
     # the records pipe would keep the engine waiting for its end
     os.set_inheritable(records_fd, False)
