@@ -8,7 +8,15 @@ from typing import Any
 from peak_tui.validation import AUTH_TYPES
 
 # Modules that add command groups: each has `register(subparsers)` and sets `func` on its parsers.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("peak_tui.cli_daemon", "peak_tui.cli_notify", "peak_tui.cli_warehouse")
+
+
+class _Parser(argparse.ArgumentParser):
+    """No abbreviated options: `--password x` must not pass as `--password-stdin` and echo `x`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
 
 def _add_auth_args(p: argparse.ArgumentParser, *, adding: bool) -> None:
@@ -29,7 +37,7 @@ def _add_auth_args(p: argparse.ArgumentParser, *, adding: bool) -> None:
 
 def build_parser(cmds: dict[str, Any]) -> argparse.ArgumentParser:
     """The full `peak-tui` parser; `cmds` maps command function names to functions."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="peak-tui",
         description="Author, test and run REST API connector feeds. With no command, opens the app.",
     )
@@ -121,7 +129,9 @@ def build_parser(cmds: dict[str, Any]) -> argparse.ArgumentParser:
     p = sub.add_parser("demo-api", help="serve the bundled demo REST API on 127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.set_defaults(func=cmds["cmd_demo_api"])
-    p = sub.add_parser("demo", help="set up the demo feed against the bundled API and run it")
+    p = sub.add_parser("demo", help="serve the bundled demo API, install the demo feeds, open the app")
+    p.add_argument("--headless", action="store_true",
+                   help="no app: run the demo feed once and print what landed in the warehouse")
     p.set_defaults(func=cmds["cmd_demo"])
     for module in EXTENSIONS:
         importlib.import_module(module).register(sub)
