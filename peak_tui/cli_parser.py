@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from typing import Any
+from typing import Any, NoReturn
 
 from peak_tui.validation import AUTH_TYPES
 
@@ -17,6 +17,14 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """Name unknown options but never echo their values: a value may be a secret."""
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            options = [w for w in message[len(prefix):].split() if w.startswith("-")]
+            message = prefix + (" ".join(options) if options else "(values not shown)")
+        super().error(message)
 
 
 def _add_auth_args(p: argparse.ArgumentParser, *, adding: bool) -> None:
