@@ -5,7 +5,9 @@ mirrors that commit. A run killed at any point leaves neither its records nor it
 """
 from __future__ import annotations
 
+import errno
 import shutil
+import sqlite3
 import threading
 import time
 import uuid
@@ -17,7 +19,7 @@ import orjson
 
 from peak_tui import faults
 from peak_tui.auth import script_connection
-from peak_tui.errors import Conflict, PeakError
+from peak_tui.errors import Conflict, DestinationError, NotFound, PeakError
 from peak_tui.locks import FileLock
 from peak_tui.models import Feed, Run
 from peak_tui.recovery import reconcile_feed, run_lock_path
@@ -167,6 +169,9 @@ def test_feed(ws: Workspace, feed: Feed, *, on_log: LogFn | None = None,
         events(f"test failed: {result.error}")
         result.log = "\n".join(events.before) + "\n"
     result.records = redactor.redact_obj(preview)
+    # metadata is data and is stored as saved, but what Test shows is output: mask known secrets
+    result.metadata_before = redactor.redact_obj(result.metadata_before)
+    result.metadata_after = redactor.redact_obj(result.metadata_after)
     result.columns = list(columns.items())
     result.duration = time.monotonic() - started
     return result
@@ -224,6 +229,8 @@ def run_feed(ws: Workspace, name: str, *, trigger: str = "manual", on_log: LogFn
              cancel: threading.Event | None = None, catch_up: bool = False,
              payload: Any = None, on_started: Callable[[int], None] | None = None) -> Run:
     """Run a feed once: load every record and commit the metadata with them, or neither."""
+    if not ws.feeds.exists(name):  # before the name becomes a lock file's path ("../x")
+        raise NotFound(f"no feed named {name!r}")
     feed_lock = FileLock(ws.locks_dir / f"feed-{name}.lock")
     if not feed_lock.acquire():
         raise Conflict(f"feed {name!r} is already running ({feed_lock.read_note() or 'another process'})")
@@ -281,6 +288,8 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
                 load.write(batch)
             except PeakError as e:
                 raise RecordSinkError(str(e)) from None
+            except (sqlite3.Error, OSError) as e:
+                raise RecordSinkError(storage_failure("staging the records", e)) from None
             count[0] += len(batch)
             faults.point("run.batch_written")
             if on_progress:
@@ -307,7 +316,10 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
             events(f"script finished: {records:,} records in {outcome.duration:.2f} s; committing")
             t0 = time.monotonic()
             faults.point("run.before_commit")
-            load.commit(new_meta)
+            try:
+                load.commit(new_meta)
+            except (sqlite3.Error, OSError) as e:
+                raise DestinationError(storage_failure("the commit to the destination", e)) from None
             faults.point("run.after_commit")
             failed_rows = load.failed_rows
             load = None
@@ -357,6 +369,26 @@ RUN_STARTED_HOOKS: list[Callable[[Workspace, Feed, int], None]] = []
 RUN_FINISHED_HOOKS: list[Callable[[Workspace, Feed, Run], None]] = []
 
 
+def storage_failure(what: str, e: BaseException) -> str:
+    """A readable reason for a failed write to staging or the destination (disk full, locked)."""
+    text = str(e) or type(e).__name__
+    low = text.lower()
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        hint = "the disk is full or a file size limit was reached"
+    elif "locked" in low or "busy" in low:
+        hint = "another process kept the database locked for longer than the busy timeout"
+    elif "disk" in low or "full" in low:
+        hint = "the disk may be full or a file size limit was reached"
+    else:
+        hint = "the file could not be written"
+    return f"{what} failed: {text} ({hint})"
+
+
 def _short(obj: Any, limit: int = 200) -> str:
     text = orjson.dumps(obj).decode()
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+# Registered last: these modules import this one, and register the scheduler's next-run hook and the
+# watchers' run hooks in every process that runs feeds (CLI, daemon, app).
+from peak_tui import schedule_state, watchers  # noqa: E402,F401
