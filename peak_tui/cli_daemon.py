@@ -8,10 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from peak_tui import (
-    schedule_state,  # noqa: F401 - keeps next_run_at current on every save
-    watchers,  # noqa: F401 - notifications for runs this process starts
-)
 from peak_tui.output import print_json
 
 

@@ -7,7 +7,6 @@ import os
 import sys
 from typing import Any
 
-from peak_tui import watchers  # noqa: F401 - notifications for runs this process starts
 from peak_tui.cli_daemon import feed_actions
 from peak_tui.errors import ValidationError
 from peak_tui.output import print_json

@@ -1,6 +1,7 @@
 """A workspace: one directory holding the database, feed environments and the local warehouse."""
 from __future__ import annotations
 
+import importlib
 import os
 from functools import cached_property
 from pathlib import Path
@@ -8,6 +9,9 @@ from pathlib import Path
 from peak_tui.store import Store
 
 DB_NAME = "peak.db"
+# Modules that hold secrets outside connections (SMTP password, webhook HMAC secrets, warehouse
+# credentials); each appends a source to Workspace._extra_secret_sources when imported.
+SECRET_MODULES = ("peak_tui.notify_settings", "peak_tui.webhook_keys", "peak_tui.warehouse")
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
@@ -82,6 +86,7 @@ class Workspace:
     @cached_property
     def feeds(self):  # type: ignore[no-untyped-def]
         """Feed storage and rules."""
+        from peak_tui import schedule_state  # noqa: F401 - keeps next_run_at current on every save
         from peak_tui.feeds import Feeds
 
         return Feeds(self)
@@ -107,6 +112,8 @@ class Workspace:
         """A redactor that knows every secret stored in this workspace."""
         from peak_tui.secrets import Redactor
 
+        for module in SECRET_MODULES:  # each registers its secret source when imported
+            importlib.import_module(module)
         r = Redactor()
         for conn in self.connections.list(with_secrets=True):
             if conn.auth_type == "basic":
