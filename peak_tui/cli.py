@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -261,21 +262,43 @@ def cmd_feed_test(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _cancel_on_signals(cancel: threading.Event, got: list[int]) -> dict[int, Any]:
+    """SIGTERM and the first Ctrl+C cancel the run (recorded as cancelled); a second Ctrl+C aborts."""
+    def on_signal(signum: int, frame: Any) -> None:
+        if signum == signal.SIGINT and cancel.is_set():
+            raise KeyboardInterrupt
+        got.append(signum)
+        cancel.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+
+
 def cmd_feed_run(args: argparse.Namespace) -> int:
     from peak_tui.execution import run_feed
 
     ws = _ws(args)
     progress = ProgressLine(sys.stderr) if not args.json else None
-    run = run_feed(ws, args.name, trigger="cli", on_log=_stream_logs(args, progress),
-                   on_progress=(lambda p: progress.update(p.records, p.elapsed)) if progress else None)
+    cancel = threading.Event()
+    got: list[int] = []  # the signals that cancelled the run
+    previous = _cancel_on_signals(cancel, got)
+    try:
+        run = run_feed(ws, args.name, trigger="cli", on_log=_stream_logs(args, progress), cancel=cancel,
+                       on_progress=(lambda p: progress.update(p.records, p.elapsed)) if progress else None)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if progress:
         progress.clear()
     if args.json:
-        print_json(run.to_dict())
+        print_json(ws.redactor().redact_obj(run.to_dict()))
     else:
         print(f"run #{run.id} {run.status}: {run.records:,} records in {duration(run.duration)}"
               + (f" - {run.error}" if run.error else ""))
-    return 0 if run.status == "succeeded" else 1
+    if run.status == "succeeded":
+        return 0
+    return 128 + got[0] if got and run.status == "cancelled" else 1
 
 
 # runs, logs, sql -----------------------------------------------------------------------------
@@ -284,8 +307,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.feed:
         ws.feeds.get(args.feed)
     runs = ws.runs.list(args.feed, limit=args.limit)
-    if args.json:
-        print_json([r.to_dict() for r in runs])
+    if args.json:  # metadata is stored as the script saved it; shown, known secrets are masked
+        print_json(ws.redactor().redact_obj([r.to_dict() for r in runs]))
         return 0
     rows = [[r.id, r.feed, r.trigger, r.status, (r.started_at or "")[:19], duration(r.duration),
              r.records, r.error or ""] for r in runs]
@@ -315,9 +338,29 @@ def cmd_demo_api(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from peak_tui.demo_setup import run_demo
+    from peak_tui.demo_setup import install_demo, run_demo, start_demo_api
 
-    return run_demo(args)
+    if args.headless:
+        return run_demo(args)
+    from peak_tui.tui import make_app
+
+    url, api = start_demo_api()  # serves from a thread for as long as the app runs
+    try:
+        app = make_app(args.home, demo_url=url)
+        install_demo(app.ws, url)
+        app.run()
+    finally:
+        if api:
+            api.stop()
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    """`peak-tui` with no command: open the app on the workspace."""
+    from peak_tui.tui import make_app
+
+    make_app(args.home).run()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -327,8 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(globals())
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+        args.func = cmd_tui
     try:
         return int(args.func(args) or 0)
     except PeakError as e:

@@ -322,6 +322,9 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
                 raise DestinationError(storage_failure("the commit to the destination", e)) from None
             faults.point("run.after_commit")
             failed_rows = load.failed_rows
+            if failed_rows:  # rejected rows are kept for inspection; say where
+                events(f"{failed_rows:,} rows rejected by the destination; kept with reasons in "
+                       f"{getattr(load, 'failed_rows_path', 'the failed_rows folder')}")
             load = None
             committed = (request_id, new_meta)
             status = "succeeded"
