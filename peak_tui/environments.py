@@ -43,6 +43,14 @@ _KEY_RE = re.compile(r"[0-9a-f]{16}")
 _ERROR_LINE = re.compile(r"^(error|fatal)\b|^×", re.IGNORECASE)
 
 
+INSTALLER_ENV_ALLOW = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
+})
+
+
 def _ignore(line: str) -> None:
     """Default log sink: drop the line."""
 
@@ -261,11 +269,9 @@ class EnvironmentManager:
             code, tail = run_streaming(steps[0], env, self.root, log, cancel)
             if code != 0:
                 raise EnvironmentBuildError(_failure_message(reqs, code, tail))
-            quiet: list[str] = []
-            code, _ = run_streaming([*steps[1], "--offline"], env, self.root, quiet.append, cancel)
+            code, _ = run_streaming([*steps[1], "--offline"], env, self.root,
+                                    lambda line: log(f"(from cache) {line}"), cancel)
             if code == 0:
-                for line in quiet:
-                    log(line)
                 return "uv"
             log("not every package is in the local cache; resolving online")
             steps = steps[1:]
@@ -277,8 +283,10 @@ class EnvironmentManager:
 
     def _child_env(self) -> dict[str, str]:
         """Environment for installer processes: unbuffered, no inherited venv or PYTHONPATH."""
+        # Allow-listed like a script's environment: a dependency's build step runs code from the
+        # internet and must not see the runner's cloud keys or tokens.
         env = {k: v for k, v in os.environ.items()
-               if k not in ("PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX")}
+               if k in INSTALLER_ENV_ALLOW or k.startswith(("UV_", "PIP_", "LC_"))}
         env.update(PYTHONUNBUFFERED="1", PIP_NO_INPUT="1", UV_PYTHON_DOWNLOADS="never")
         if self.cache_dir is not None:
             env["UV_CACHE_DIR"] = str(self.cache_dir)
