@@ -269,10 +269,12 @@ class EnvironmentManager:
             code, tail = run_streaming(steps[0], env, self.root, log, cancel)
             if code != 0:
                 raise EnvironmentBuildError(_failure_message(reqs, code, tail))
-            code, _ = run_streaming([*steps[1], "--offline"], env, self.root,
-                                    lambda line: log(f"(from cache) {line}"), cancel)
+            code, tail = run_streaming([*steps[1], "--offline"], env, self.root,
+                                       lambda line: log(f"(from cache) {line}"), cancel)
             if code == 0:
                 return "uv"
+            if code < 0:  # stopped by a signal, not a cache miss: do not carry on online
+                raise EnvironmentBuildError(_failure_message(reqs, code, tail))
             log("not every package is in the local cache; resolving online")
             steps = steps[1:]
         for cmd in steps:
