@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from peak_tui.errors import Conflict, PeakError
-from peak_tui.execution import run_feed
+from peak_tui.execution import QueuedRun, close_queued, queue_run, run_feed
 from peak_tui.schedule_state import (
     ensure_state,
     iso,
@@ -58,6 +58,8 @@ class Submission:
     error: str | None = None  # it could not start for another reason
     run: Run | None = None
     future: Future[None] | None = None
+    queued: QueuedRun | None = None  # its run row, recorded as queued at submission (reserve=True)
+    immediate: bool = False  # a worker was free when it was submitted: it starts at once
 
 
 class Dispatcher:
@@ -67,7 +69,8 @@ class Dispatcher:
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.ws = ws
         self.clock = clock
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="peak-run")
+        self.workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="peak-run")
         self._lock = threading.Lock()
         self._active: dict[str, Submission] = {}
         self._closing = False
@@ -76,19 +79,30 @@ class Dispatcher:
 
     # ------------------------------------------------------------------------------ submit
     def submit(self, feed: str, trigger: str, *, catch_up: bool = False, payload: Any = None,
-               slot: datetime | None = None) -> Submission:
-        """Queue a run of ``feed``; a feed already queued or running here is recorded as skipped."""
+               slot: datetime | None = None, reserve: bool = False) -> Submission:
+        """Queue a run of ``feed``; a feed already queued or running here is recorded as skipped.
+
+        ``reserve``: record the run as queued at once, so ``run_id`` is known before a worker is
+        free (the webhook answers with it instead of waiting for a worker).
+        """
         sub = Submission(feed, trigger, catch_up, payload, slot)
         with self._lock:
             busy = self._active.get(feed)
-            if not self._closing and busy is None:
+            closing = self._closing
+            if not closing and busy is None:
+                sub.immediate = len(self._active) < self.workers
                 self._active[feed] = sub
-                sub.future = self._pool.submit(self._work, sub)
-                return sub
-        if self._closing:
+                if not reserve:
+                    sub.future = self._pool.submit(self._work, sub)
+                    return sub
+        if not closing and busy is None:
+            return self._reserve(sub)
+        if closing:
             reason = STOPPED_BEFORE_START
-        elif busy is not None and busy.run_id is not None:
+        elif busy is not None and busy.run_id is not None and busy.started.is_set():
             reason = f"feed {feed!r} is already running (run #{busy.run_id})"
+        elif busy is not None and busy.run_id is not None:
+            reason = f"feed {feed!r} is already queued to run (run #{busy.run_id})"
         else:
             reason = f"feed {feed!r} is already queued to run"
         self._skip(sub, reason)
@@ -99,10 +113,32 @@ class Dispatcher:
         with self._lock:
             return list(self._active.values())
 
+    def _reserve(self, sub: Submission) -> Submission:
+        try:
+            sub.queued = queue_run(self.ws, sub.feed, sub.trigger, catch_up=sub.catch_up)
+            sub.run_id = sub.queued.run_id
+        except PeakError as e:
+            sub.error = e.message
+        with self._lock:
+            if sub.queued is not None and not self._closing:
+                sub.future = self._pool.submit(self._work, sub)
+                return sub
+            self._active.pop(sub.feed, None)
+        if sub.queued is not None:  # the daemon began to stop meanwhile
+            self._skip(sub, STOPPED_BEFORE_START)
+        else:
+            sub.started.set()
+            sub.done.set()
+        return sub
+
     def _skip(self, sub: Submission, reason: str) -> None:
         sub.skipped = reason
         try:
-            sub.run_id = self.ws.runs.record_skipped(sub.feed, sub.trigger, reason, uuid.uuid4().hex)
+            if sub.queued is not None:  # its queued run becomes the skipped one
+                close_queued(self.ws, sub.queued, "skipped", reason)
+            else:
+                sub.run_id = self.ws.runs.record_skipped(sub.feed, sub.trigger, reason,
+                                                         uuid.uuid4().hex)
             if sub.slot is not None:
                 mark_handled(self.ws, sub.feed, sub.slot, now=self.clock())
         except PeakError as e:
@@ -123,7 +159,8 @@ class Dispatcher:
         skipped: str | None = None
         try:
             sub.run = run_feed(self.ws, sub.feed, trigger=sub.trigger, catch_up=sub.catch_up,
-                               payload=sub.payload, cancel=sub.cancel, on_started=on_started)
+                               payload=sub.payload, cancel=sub.cancel, on_started=on_started,
+                               queued=sub.queued)
             log.info("run #%d of %s %s: %d records%s", sub.run.id, sub.feed, sub.run.status,
                      sub.run.records, f" ({sub.run.error})" if sub.run.error else "")
         except Conflict as e:
@@ -141,6 +178,11 @@ class Dispatcher:
         if skipped is not None:
             self._skip(sub, skipped)
             return
+        if sub.queued is not None and sub.run is None:  # it never started: close its queued row
+            try:
+                close_queued(self.ws, sub.queued, "failed", f"the run could not start: {sub.error}")
+            except Exception:
+                log.exception("could not close the queued run #%s of %s", sub.run_id, sub.feed)
         try:
             if sub.slot is not None and sub.run_id is None:  # never started: do not retry forever
                 mark_handled(self.ws, sub.feed, sub.slot, now=self.clock())

@@ -30,8 +30,16 @@ class ValidationError(PeakError):
         self.field = field
         self.rule = rule
         self.value = value
-        shown = f" (got {value!r})" if show_value else ""
+        shown = f" (got {_shown(value)})" if show_value else ""
         super().__init__(f"{field}: {rule}{shown}")
+
+
+def _shown(value: Any) -> str:
+    """The value as the message shows it; a whole number too long to print is described instead."""
+    try:
+        return repr(value)
+    except ValueError:  # int over sys.get_int_max_str_digits() digits
+        return f"a whole number of about {int(value.bit_length() * 0.30103):,} digits"
 
 
 class NotFound(PeakError):

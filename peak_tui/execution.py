@@ -224,11 +224,52 @@ class Progress:
         return self.records / self.elapsed if self.elapsed > 0 else 0.0
 
 
+@dataclass
+class QueuedRun:
+    """A run recorded as queued before it could start: its id is known and its lock is held."""
+
+    run_id: int
+    request_id: str
+    lock: FileLock
+
+
+def queue_run(ws: Workspace, name: str, trigger: str, *, catch_up: bool = False) -> QueuedRun:
+    """Record a run of ``name`` as queued now; pass it to ``run_feed(queued=...)`` to start it.
+
+    Its run lock is held from now on, so recovery in another process leaves it alone; a daemon
+    that dies before starting it leaves a run that the next open settles as interrupted.
+    """
+    request_id = uuid.uuid4().hex
+    lock = FileLock(run_lock_path(ws, request_id))
+    lock.acquire()
+    try:
+        run_id = ws.runs.start(name, trigger, request_id, ws.feeds.metadata(name), catch_up=catch_up,
+                               status="queued")
+    except BaseException:
+        lock.release(remove=True)
+        raise
+    return QueuedRun(run_id, request_id, lock)
+
+
+def close_queued(ws: Workspace, queued: QueuedRun, status: str, reason: str) -> None:
+    """Finish a queued run that never started (skipped or failed, with the reason) and unlock it."""
+    try:
+        if ws.runs.get(queued.run_id).status == "queued":
+            ws.runs.finish(queued.run_id, status, error=reason, log_text=f"[peak] {reason}\n")
+    finally:
+        queued.lock.release(remove=True)
+
+
 def run_feed(ws: Workspace, name: str, *, trigger: str = "manual", on_log: LogFn | None = None,
              on_progress: Callable[[Progress], None] | None = None,
              cancel: threading.Event | None = None, catch_up: bool = False,
-             payload: Any = None, on_started: Callable[[int], None] | None = None) -> Run:
-    """Run a feed once: load every record and commit the metadata with them, or neither."""
+             payload: Any = None, on_started: Callable[[int], None] | None = None,
+             queued: QueuedRun | None = None) -> Run:
+    """Run a feed once: load every record and commit the metadata with them, or neither.
+
+    ``queued``: a run recorded earlier by ``queue_run``; it becomes this run (on failure to start,
+    the caller closes it with ``close_queued``).
+    """
     if not ws.feeds.exists(name):  # before the name becomes a lock file's path ("../x")
         raise NotFound(f"no feed named {name!r}")
     feed_lock = FileLock(ws.locks_dir / f"feed-{name}.lock")
@@ -236,21 +277,27 @@ def run_feed(ws: Workspace, name: str, *, trigger: str = "manual", on_log: LogFn
         raise Conflict(f"feed {name!r} is already running ({feed_lock.read_note() or 'another process'})")
     try:
         return _run_locked(ws, name, feed_lock, trigger=trigger, on_log=on_log, on_progress=on_progress,
-                           cancel=cancel, catch_up=catch_up, payload=payload, on_started=on_started)
+                           cancel=cancel, catch_up=catch_up, payload=payload, on_started=on_started,
+                           queued=queued)
     finally:
         feed_lock.release()
 
 
 def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, on_log: LogFn | None,
                 on_progress: Callable[[Progress], None] | None, cancel: threading.Event | None,
-                catch_up: bool, payload: Any, on_started: Callable[[int], None] | None) -> Run:
+                catch_up: bool, payload: Any, on_started: Callable[[int], None] | None,
+                queued: QueuedRun | None) -> Run:
     feed = ws.feeds.get(name)
     reconcile_feed(ws, name)
     metadata = ws.feeds.metadata(name)
-    request_id = uuid.uuid4().hex
-    run_lock = FileLock(run_lock_path(ws, request_id))
-    run_lock.acquire()  # held for the whole run: tells recovery this run's owner is alive
-    run_id = ws.runs.start(name, trigger, request_id, metadata, catch_up=catch_up)
+    if queued is None:
+        request_id = uuid.uuid4().hex
+        run_lock = FileLock(run_lock_path(ws, request_id))
+        run_lock.acquire()  # held for the whole run: tells recovery this run's owner is alive
+        run_id = ws.runs.start(name, trigger, request_id, metadata, catch_up=catch_up)
+    else:
+        request_id, run_lock, run_id = queued.request_id, queued.lock, queued.run_id
+        ws.runs.mark_running(run_id, metadata)
     feed_lock.write_note(f"run #{run_id}")
     if on_started:
         on_started(run_id)

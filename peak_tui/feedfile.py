@@ -28,6 +28,9 @@ def parse(text: str, base_dir: Path | None = None, source: str = "feed TOML") ->
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ValidationError("toml", f"is not valid TOML: {e}", source) from None
+    except RecursionError:
+        raise ValidationError("toml", "is not valid TOML: its arrays or tables are nested too "
+                              "deeply", source) from None
     unknown = sorted(set(data) - set(KEYS))
     if unknown:
         raise ValidationError("toml", f"has unknown key {unknown[0]!r}; known keys: {', '.join(KEYS)}",

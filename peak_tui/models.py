@@ -12,6 +12,7 @@ from peak_tui.errors import ValidationError
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "skipped")
 TRIGGER_SOURCES = ("manual", "schedule", "webhook", "cli", "once", "catch-up")
+RUNTIME_MINUTES_MAX = 7 * 24 * 60  # a runtime watcher waits at most a week
 DESTINATION_TYPES = ("local", "s3", "redshift", "snowflake")
 
 
@@ -134,6 +135,9 @@ class Feed:
         except ValueError as e:  # UnicodeEncodeError: a lone surrogate is not text Python can run
             raise ValidationError("feed.script", f"is not valid Unicode text: {e}", None,
                                   show_value=False) from None
+        if not isinstance(self.dependencies or [], (list, tuple, str)):  # one string: its own message
+            raise ValidationError("dependencies", "must be a list of requirements like "
+                                  "['pandas>=2.0']", self.dependencies)
         self.dependencies = normalize_requirements(self.dependencies or [])
         if self.load_type not in v.LOAD_TYPES:
             raise ValidationError("feed.load_type", "must be 'incremental' (the only load type)", self.load_type)
@@ -194,8 +198,8 @@ def validate_trigger(trigger: Any) -> dict[str, Any]:
         if "timezone" in t:
             t["timezone"] = schedule.validate_timezone(t["timezone"])
         if t.get("cron"):
-            schedule.validate(str(t["cron"]))
-        elif isinstance(t.get("basic"), dict):
+            schedule.validate(t["cron"])
+        elif t.get("basic") is not None:  # a table; anything else gets the basic schedule's error
             schedule.BasicSchedule.from_dict(t["basic"])
         else:
             raise ValidationError(
@@ -233,7 +237,11 @@ def validate_watcher(w: Any, index: int = 0) -> dict[str, Any]:
         if e not in v.WATCHER_EVENTS:
             raise ValidationError(f + ".events", f"must be among {', '.join(v.WATCHER_EVENTS)}", e)
     if "runtime_exceeded" in events:
-        v.positive_number(f + ".runtime_minutes", w.get("runtime_minutes"), minimum=1, integer=True)
+        minutes = v.positive_number(f + ".runtime_minutes", w.get("runtime_minutes"), minimum=1,
+                                    integer=True)
+        if minutes > RUNTIME_MINUTES_MAX:
+            raise ValidationError(f + ".runtime_minutes", f"must be at most {RUNTIME_MINUTES_MAX} "
+                                  "(a week)", minutes)
     channel = w.get("channel")
     if channel not in v.WATCHER_CHANNELS:
         raise ValidationError(f + ".channel", f"must be one of {', '.join(v.WATCHER_CHANNELS)}", channel)
@@ -251,6 +259,9 @@ def validate_watcher(w: Any, index: int = 0) -> dict[str, Any]:
         payload = w.get("payload")
         if payload is not None and not isinstance(payload, str):
             raise ValidationError(f + ".payload", "must be a JSON template string", payload)
+        from peak_tui.notify import validate_template
+
+        validate_template(payload, f + ".payload")  # unknown {placeholders}, JSON once filled in
     return w
 
 

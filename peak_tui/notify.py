@@ -66,7 +66,7 @@ def render_payload(template: str | None, fields: dict[str, Any]) -> bytes:
     text = "".join(out)
     try:
         json.loads(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise DeliveryError(f"the payload template is not valid JSON once filled in: {e}",
                             retry=False) from None
     return text.encode()
@@ -89,7 +89,9 @@ def validate_template(template: str | None, field: str = "payload") -> None:
     try:
         render_payload(template, _SAMPLE)
     except DeliveryError as e:
-        raise ValidationError(field, str(e), None, show_value=False) from None
+        why = str(e).removeprefix("the payload template is ")
+        raise ValidationError(field, f"must be a JSON template ({{feed}}-style placeholders "
+                              f"allowed); {why}", None, show_value=False) from None
 
 
 def summary(fields: dict[str, Any]) -> str:

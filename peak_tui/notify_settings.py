@@ -34,7 +34,7 @@ class SmtpSettings:
 
     def validate(self) -> SmtpSettings:
         """Check every field; returns self."""
-        if not isinstance(self.host, str) or not _HOST.fullmatch(self.host.strip() or "-"):
+        if not isinstance(self.host, str) or not _HOST.fullmatch(self.host.strip()):
             raise ValidationError("smtp.host", "must be a host name or IP address", self.host)
         self.host = self.host.strip()
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 1 <= self.port <= 65535:

@@ -52,10 +52,12 @@ class Runs:
             c.execute("UPDATE feeds SET last_run_id=? WHERE name=?", (run_id, feed))
         return run_id
 
-    def mark_running(self, run_id: int) -> None:
-        """A queued run has started."""
+    def mark_running(self, run_id: int, metadata_before: Any = None) -> None:
+        """A queued run has started (with the metadata it starts from, when given)."""
         with self.store.write() as c:
-            c.execute("UPDATE runs SET status='running', started_at=? WHERE id=?", (now_iso(), run_id))
+            c.execute("UPDATE runs SET status='running', started_at=?, "
+                      "metadata_before=coalesce(?, metadata_before) WHERE id=?",
+                      (now_iso(), None if metadata_before is None else dumps(metadata_before), run_id))
 
     def record_skipped(self, feed: str, trigger: str, reason: str, request_id: str) -> int:
         """A trigger fired but the run could not start (already running, paused)."""

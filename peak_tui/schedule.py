@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peak_tui.errors import ValidationError
 
+MAX_LENGTH = 1000  # the longest sensible expression lists every value of each field
 YEAR_MIN = 1970
 YEAR_MAX = 2099
 MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -223,6 +224,9 @@ def parse(expr: str) -> CronExpr:
     """Parse 6/7-field Quartz or 5-field Unix cron; a ValidationError names the failing field."""
     if not isinstance(expr, str):
         raise ValidationError("cron", "must be a string", expr)
+    if len(expr) > MAX_LENGTH:
+        raise ValidationError("cron", f"must be at most {MAX_LENGTH} characters", None,
+                              show_value=False)
     parts = expr.upper().split()
     if not parts:
         raise ValidationError("cron", "is required", expr)
@@ -390,9 +394,11 @@ def _resolve(wall: datetime, zone: ZoneInfo) -> datetime:
 
 def validate_timezone(name: Any) -> str:
     """An IANA time zone name (e.g. Europe/London) that zoneinfo knows; returns its key."""
-    if not isinstance(name, str) or not name.strip():
+    if isinstance(name, str) and not name.strip():
         raise ValidationError("schedule.timezone", "is required", name)
     try:
+        if not isinstance(name, str):
+            raise ValueError(name)
         return ZoneInfo(name.strip()).key
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValidationError(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 from urllib.parse import urlparse
@@ -22,7 +23,9 @@ TAG_MAX = 32
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
 _FEED_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# one plain address: no spaces, control characters, lists (,;) or display-name syntax (<>()"\[])
+_EMAIL = re.compile(r'[^@\s,;<>()\[\]\\"\x00-\x1f\x7f]+@[^@\s,;<>()\[\]\\"\x00-\x1f\x7f]+'
+                    r'\.[^@\s,;<>()\[\]\\"\x00-\x1f\x7f]+')
 
 
 def connection_name(value: Any) -> str:
@@ -97,10 +100,18 @@ def http_url(field: str, value: Any) -> str:
     """An absolute http(s) URL."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, "is required", value)
-    parsed = urlparse(value.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    text = value.strip()
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise ValidationError(field, "must not contain spaces or control characters "
+                              "(percent-encode them, e.g. %20)", value)
+    try:
+        parsed = urlparse(text)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
+    except ValueError as e:  # "http://[" (Invalid IPv6 URL), "http://h:99999"
+        raise ValidationError(field, f"is not a valid URL: {e}", value) from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ValidationError(field, "must be an http:// or https:// URL", value)
-    return value.strip()
+    return text
 
 
 def header_name(value: Any) -> str:
@@ -150,6 +161,9 @@ def json_body(value: Any) -> Any:
                 "connection.body", f"must be valid JSON: {e.msg} at line {e.lineno} column {e.colno}",
                 None, show_value=False,
             ) from None
+        except RecursionError:
+            raise ValidationError("connection.body", "must be valid JSON: it is nested too deeply",
+                                  None, show_value=False) from None
     if not isinstance(value, dict):
         raise ValidationError("connection.body", "must be a JSON object ({...})", None, show_value=False)
     return value
@@ -158,7 +172,8 @@ def json_body(value: Any) -> Any:
 def positive_number(field: str, value: Any, *, minimum: float = 0, integer: bool = False) -> Any:
     """A number at or above a minimum."""
     ok_type = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, ok_type) or value < minimum:
+    if (isinstance(value, bool) or not isinstance(value, ok_type)
+            or (isinstance(value, float) and not math.isfinite(value)) or value < minimum):
         kind = "a whole number" if integer else "a number"
         raise ValidationError(field, f"must be {kind} >= {minimum:g}", value)
     return value

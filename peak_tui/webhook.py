@@ -5,7 +5,8 @@ patched. Answers (all JSON):
 
 - 202 ``{"feed", "run_id", "status": "running", "status_url"}`` once the run has started; with
   ``?wait=SECONDS`` (max 600) it waits for the end and answers 200 with the finished run instead.
-  202 with ``"status": "queued"`` and ``run_id: null`` when every worker is busy.
+  When every worker is busy it answers at once: 202 with ``"status": "queued"`` and the id of
+  the run, recorded as queued (it starts when a worker is free).
 - 401 for a missing or wrong token (one body for both; constant-time comparison), or, when the
   feed's trigger has ``"hmac": true``, a missing or wrong ``X-Peak-Signature: sha256=<hex>``.
 - 409 paused feed, feed not webhook-triggered, or already running (recorded as a skipped run).

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("peak_tui.daemon")
 MAX_BODY = 1 << 20
 MAX_WAIT = 600.0
-START_WAIT = 10.0  # how long a POST waits for a free worker to give the run its id
+START_WAIT = 10.0  # how long a POST waits for a run to start when a worker is free
 UNAUTHORIZED = {"error": "unauthorized"}
 _DUMMY_TOKEN = "x" * 43
 
@@ -43,6 +43,9 @@ class WebhookHandler(BaseHTTPRequestHandler):
     sys_version = ""
     protocol_version = "HTTP/1.1"
     timeout = 30  # a client that stalls mid-request is dropped
+    # headers and body go out as two writes: with Nagle on, a keep-alive client waits for its
+    # delayed ACK (~40 ms) before the body arrives
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         # the path carries the token: log the route shape only
@@ -114,8 +117,12 @@ class WebhookHandler(BaseHTTPRequestHandler):
     # ----------------------------------------------------------------------------- POST
     def do_POST(self) -> None:
         kind, feed, token, run_id = self._route()
-        if kind != "hooks" or run_id is not None:
-            self._send(404 if kind == "other" else 405, {"error": "not found"}, close=True)
+        if kind != "hooks":
+            self._send(404, {"error": "not found"}, close=True)
+            return
+        if run_id is not None:
+            self._send(405, {"error": "GET this URL to read the run; POST to the feed's webhook URL "
+                                      "to run it"}, close=True)
             return
         row = self._authorize(feed, token)
         if row is None:
@@ -146,7 +153,25 @@ class WebhookHandler(BaseHTTPRequestHandler):
             except (UnicodeDecodeError, ValueError) as e:
                 self._send(400, {"error": f"the body is not valid JSON: {e}"})
                 return
+            except RecursionError:
+                self._send(400, {"error": "the body is not valid JSON: it is nested too deeply"})
+                return
         self._run(row, token or "", payload)
+
+    # --------------------------------------------------------------------- other methods
+    def _not_allowed(self) -> None:
+        self.send_response(405)
+        data = json.dumps({"error": f"method {self.command} is not allowed: POST to a webhook URL "
+                                    "runs its feed, GET its runs/<id> reads a run"}).encode()
+        self.send_header("Allow", "GET, POST")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")  # a body it may have sent is not read
+        self.close_connection = True
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _not_allowed
 
     def _read_body(self) -> bytes | None:
         """The raw body, bounded by MAX_BODY; sends the error and returns None when refused."""
@@ -189,22 +214,27 @@ class WebhookHandler(BaseHTTPRequestHandler):
         if wait is None:
             self._send(400, {"error": f"wait must be a number of seconds (at most {MAX_WAIT:.0f})"})
             return
-        sub = hook.dispatcher.submit(feed, "webhook", payload=payload)
-        sub.started.wait(START_WAIT)
+        # the run is recorded as queued at once: a caller never waits for a busy worker
+        sub = hook.dispatcher.submit(feed, "webhook", payload=payload, reserve=True)
+        if sub.immediate:  # a worker is free: the run starts in a moment
+            sub.started.wait(START_WAIT)
+        if wait > 0 and not sub.skipped:
+            sub.done.wait(wait)
         if sub.skipped:
             self._send(409, {"error": sub.skipped, "skipped_run_id": sub.run_id})
             return
-        if sub.error and sub.run_id is None:
+        if sub.error and (sub.run_id is None or sub.done.is_set()):
             self._send(500, {"error": f"the run could not start: {sub.error}"})
-            return
-        if sub.run_id is None:
-            self._send(202, {"feed": feed, "run_id": None, "status": "queued",
-                             "message": "every worker is busy; the run starts when one is free"})
             return
         base = hook.public_url or f"http://{self.headers.get('Host') or hook.url.split('//')[1]}"
         status_url = f"{base}{hook_path(feed, token)}/runs/{sub.run_id}"
-        if wait > 0 and sub.done.wait(wait) and sub.run is not None:
+        if wait > 0 and sub.done.is_set() and sub.run is not None:
             self._send(200, {**run_view(sub.run), "run_id": sub.run_id, "status_url": status_url})
+            return
+        if not sub.started.is_set():
+            self._send(202, {"feed": feed, "run_id": sub.run_id, "status": "queued",
+                             "status_url": status_url,
+                             "message": "every worker is busy; the run starts when one is free"})
             return
         self._send(202, {"feed": feed, "run_id": sub.run_id, "status": "running",
                          "status_url": status_url})
