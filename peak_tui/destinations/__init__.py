@@ -29,6 +29,8 @@ def offered(ws: Workspace) -> tuple[str, ...]:
 
 def get_destination(ws: Workspace, dest: dict[str, Any]) -> Destination:
     """Build the destination for a feed's setting."""
+    import peak_tui.warehouse  # noqa: F401 - registers warehouse secrets with the redactor
+
     kind = dest.get("type", "local")
     if kind == "local":
         return ws.local
@@ -39,6 +41,8 @@ def get_destination(ws: Workspace, dest: dict[str, Any]) -> Destination:
             f"choose one of {', '.join(offered(ws))}",
             kind,
         )
+    if kind not in FACTORIES and kind in ("s3", "redshift", "snowflake"):
+        __import__(f"peak_tui.destinations.{kind}")  # the module registers its factory
     factory = FACTORIES.get(kind)
     if factory is None:
         raise ValidationError("feed.destination", "has no loader available in this build", kind)
