@@ -63,6 +63,14 @@ def baseline(python: str, n: int) -> float:
     return time.perf_counter() - t0
 
 
+def child_alone(python: str, n: int) -> float:
+    """Seconds for the child's side only: stdlib json encode + write to /dev/null (the ceiling)."""
+    t0 = time.perf_counter()
+    with open(os.devnull, "wb") as sink:
+        subprocess.run([python, "-c", BASELINE_CHILD.format(n=n)], stdout=sink, check=True)
+    return time.perf_counter() - t0
+
+
 def engine(home: Path, n: int, run_no: int) -> float:
     """Seconds for `run_feed` of a feed writing n records, to committed rows in the warehouse."""
     from peak_tui.execution import run_feed
@@ -96,12 +104,15 @@ def main() -> None:
         from peak_tui.workspace import Workspace
 
         python = str(Workspace.open(home).envs.ensure([]))
-        base, eng = [], []
+        base, eng, alone = [], [], []
         for i in range(args.repeat):
+            alone.append(child_alone(python, args.records))
             base.append(baseline(python, args.records))
             eng.append(engine(home, args.records, i))
         b, e = statistics.median(base), statistics.median(eng)
         n = args.records
+        a = statistics.median(alone)
+        print(f"child alone (stdlib json -> /dev/null): median {a:.2f} s, {n / a:,.0f} records/s")
         print(f"baseline (child json -> pipe -> parent parse): median {b:.2f} s, {n / b:,.0f} records/s")
         print(f"engine (script -> local warehouse, committed): median {e:.2f} s, {n / e:,.0f} records/s")
         print(f"ratio engine/baseline: {b / e:.2f} (target >= 0.8; >= 250,000 records/s)")
