@@ -1,0 +1,251 @@
+"""Benchmarks of the app: cold start, a log flood, the feed list at scale, Test keypress-to-preview.
+
+Run: `.venv/bin/python bench/bench_tui.py [--only start|flood|list|test] [--runs N]`. Each prints its
+figure and the ratio against its target or its same-run baseline (this machine is noisy).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "app"))
+os.environ["PEAK_TUI_KEYRING"] = "0"
+
+# Each child starts a fresh interpreter, runs the app headless and exits at its first paint.
+BARE = """
+import time, sys
+from textual.app import App
+from textual.widgets import Label
+class Bare(App):
+    def compose(self):
+        yield Label("hello")
+async def painted(pilot):
+    await pilot.pause()
+    pilot.app.exit()
+Bare().run(headless=True, size=(120, 40), auto_pilot=painted)
+"""
+SAME_WIDGETS = """
+from textual.app import App
+from textual.widgets import DataTable, Footer, Header, Input, Static
+class Same(App):
+    BINDINGS = [(k, "bell", k) for k in "rteahpgd"]
+    def compose(self):
+        yield Header()
+        yield Input()
+        table = DataTable()
+        table.add_columns("Feed", "Connection", "Last run", "Started", "Next run", "Records", "Tags")
+        yield table
+        yield Static("")
+        yield Footer()
+async def painted(pilot):
+    await pilot.pause()
+    pilot.app.exit()
+Same().run(headless=True, size=(120, 40), auto_pilot=painted)
+"""
+PEAK = """
+import sys
+from peak_tui.tui import make_app
+async def painted(pilot):
+    await pilot.pause()
+    if sys.argv[2] == "list":
+        while not getattr(pilot.app.screen, "loaded", False):
+            await pilot.pause(0.005)
+        await pilot.pause()
+    pilot.app.exit()
+make_app(sys.argv[1]).run(headless=True, size=(120, 40), auto_pilot=painted)
+"""
+
+
+def _child(code: str, *args: str, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, *args], check=True, env=env, cwd=ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def bench_start(runs: int) -> None:
+    """Process start to first paint: peak-tui vs a bare Textual app, alternating, medians."""
+    from app_fixtures import seed
+
+    from peak_tui.workspace import Workspace
+
+    with tempfile.TemporaryDirectory(prefix="peak-bench-") as tmp:
+        home = Path(tmp) / "home"
+        seed(Workspace.open(home))
+        cases = {"as installed (no .pyc: PYTHONDONTWRITEBYTECODE=1)": dict(os.environ)}
+        warm = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        warm["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        cases["with bytecode cached"] = warm
+        for label, env in cases.items():
+            _child(BARE, env=env)
+            _child(PEAK, str(home), "paint", env=env)  # warm the OS cache (and .pyc, if written)
+            bare, same, peak, listed = [], [], [], []
+            for _ in range(runs):
+                bare.append(_child(BARE, env=env))
+                same.append(_child(SAME_WIDGETS, env=env))
+                peak.append(_child(PEAK, str(home), "paint", env=env))
+                listed.append(_child(PEAK, str(home), "list", env=env))
+            b, sw, p, li = (statistics.median(x) for x in (bare, same, peak, listed))
+            print(f"cold start, {label}: bare Textual {b:.2f} s, peak-tui first paint {p:.2f} s "
+                  f"(ratio {p / b:.2f}x, target <= 1.3x), feed list shown {li:.2f} s "
+                  f"(ratio {li / b:.2f}x); a bare app with the same widgets (Header, Input, "
+                  f"DataTable, Footer) {sw:.2f} s (peak-tui / that: {p / sw:.2f}x)")
+
+
+def bench_flood(lines: int = 200_000) -> None:
+    """A producer thread pushes `lines` lines one by one; the UI ticks every 10 ms meanwhile."""
+    from textual.app import App, ComposeResult
+
+    from peak_tui.widgets.log_pane import LogPane
+
+    class FloodApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LogPane()
+
+    async def run() -> tuple[float, float, int, list[float]]:
+        app = FloodApp()
+        async with app.run_test(size=(120, 40)) as pilot:
+            pane = app.query_one(LogPane)
+            ticks: list[float] = []
+            app.set_interval(0.01, lambda: ticks.append(time.perf_counter()))
+            await pilot.pause(0.2)
+            ticks.clear()
+            done = threading.Event()
+
+            def produce() -> None:
+                for i in range(lines):
+                    pane.push(f"2026-03-02 08:00:00 INFO page {i // 100}: record {i} written ok")
+                done.set()
+
+            started = time.perf_counter()
+            threading.Thread(target=produce, daemon=True).start()
+            while not done.is_set():
+                await pilot.pause(0.01)
+            absorbed = time.perf_counter() - started
+            while pane.pending:
+                await pilot.pause(0.01)
+            drained = time.perf_counter() - started
+            await pilot.pause(0.1)
+            gaps = [b - a - 0.01 for a, b in zip(ticks, ticks[1:], strict=False)]
+            return absorbed, drained, len(pane.lines), gaps
+
+    absorbed, drained, held, gaps = asyncio.run(run())
+    worst = max(gaps)
+    p99 = sorted(gaps)[int(len(gaps) * 0.99)]
+    print(f"log flood, {lines:,} lines pushed one at a time from a thread: {lines / absorbed:,.0f} "
+          f"lines/s absorbed (target >= 100,000/s, ratio {lines / absorbed / 100_000:.2f}x); "
+          f"painted by {drained:.2f} s; worst UI stall {worst * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "
+          f"(target <= 50 ms, ratio {worst / 0.05:.2f}x); pane holds {held:,} lines (max 10,000)")
+
+
+def bench_list() -> None:
+    """Data Sources with 1,000 feeds and 100,000 runs: mount to a filled table."""
+    from app_fixtures import bulk
+
+    from peak_tui.app import PeakApp
+    from peak_tui.workspace import Workspace
+
+    with tempfile.TemporaryDirectory(prefix="peak-bench-") as tmp:
+        ws = Workspace.open(Path(tmp) / "home")
+        bulk(ws, 1000, 100_000)
+        started = time.perf_counter()
+        ws.feeds.list()
+        query = time.perf_counter() - started
+
+        async def run() -> float:
+            app = PeakApp(ws)
+            async with app.run_test(size=(120, 40)) as pilot:
+                while not getattr(app.screen, "loaded", False):
+                    await pilot.pause(0.005)
+                return float(app.screen.first_load_seconds or 0.0)
+
+        opened = statistics.median(asyncio.run(run()) for _ in range(3))
+        print(f"Data Sources, 1,000 feeds / 100,000 runs: list query {query * 1000:.0f} ms; mount to "
+              f"filled table {opened:.2f} s (target <= 0.5 s, ratio {opened / 0.5:.2f}x)")
+
+
+def bench_test(runs: int) -> None:
+    """`t` on a demo feed to its record preview, against the demo API, environment already built."""
+    from textual.widgets import DataTable
+
+    from peak_tui.app import PeakApp
+    from peak_tui.demo_api import DemoAPI
+    from peak_tui.demo_setup import install_demo
+    from peak_tui.workspace import Workspace
+    from screens.test_result import TestResultScreen
+
+    engine: list[float] = []
+    import peak_tui.execution as execution
+
+    real_test = execution.test_feed
+
+    def timed_test(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return real_test(*args, **kwargs)
+        finally:
+            engine.append(time.perf_counter() - t0)
+
+    execution.test_feed = timed_test  # the app imports it at call time
+
+    async def once(ws: Workspace) -> float:
+        app = PeakApp(ws)
+        async with app.run_test(size=(120, 40)) as pilot:
+            while not getattr(app.screen, "loaded", False):
+                await pilot.pause(0.005)
+            table = app.screen.query_one("#feed-table", DataTable)
+            table.move_cursor(row=table.get_row_index("demo_orders"))
+            await pilot.pause()
+            started = time.perf_counter()
+            app.screen.action_test()  # what `t` runs (Pilot.press itself waits for idle)
+            while True:
+                screen: Any = app.screen
+                if isinstance(screen, TestResultScreen) and screen.query("#test-preview") and \
+                        screen.query_one("#test-preview", DataTable).row_count:
+                    return time.perf_counter() - started
+                await pilot.pause(0.005)
+
+    with tempfile.TemporaryDirectory(prefix="peak-bench-") as tmp, DemoAPI(port=0) as api:
+        ws = Workspace.open(Path(tmp) / "home")
+        install_demo(ws, api.url)
+        asyncio.run(once(ws))  # builds the environment: not part of the figure
+        engine.clear()
+        times = [asyncio.run(once(ws)) for _ in range(runs)]
+        med, eng = statistics.median(times), statistics.median(engine)
+        print(f"Test keypress to preview (warm environment, demo API, 250 records): median "
+              f"{med:.2f} s over {runs} (runs: {' '.join(f'{t:.2f}' for t in times)}; target <= 0.5 s, "
+              f"ratio {med / 0.5:.2f}x); of which the engine's test_feed {eng:.2f} s, the UI "
+              f"{med - eng:.2f} s")
+
+
+def main() -> None:
+    """Run the chosen benchmarks (all by default)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", choices=["start", "flood", "list", "test"], action="append")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    chosen = args.only or ["start", "flood", "list", "test"]
+    print(f"machine load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if "start" in chosen:
+        bench_start(args.runs)
+    if "flood" in chosen:
+        bench_flood()
+    if "list" in chosen:
+        bench_list()
+    if "test" in chosen:
+        bench_test(args.runs)
+
+
+if __name__ == "__main__":
+    main()

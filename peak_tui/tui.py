@@ -1,0 +1,18 @@
+"""The one app factory, used by the CLI, the tests and the benchmarks (like Posting's make_posting)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from peak_tui.app import PeakApp
+
+
+def make_app(home: str | os.PathLike[str] | Path | None = None, *,
+             demo_url: str | None = None) -> PeakApp:
+    """Open the workspace at `home` (--home, $PEAK_TUI_HOME, or the user data dir) and build the app."""
+    from peak_tui.app import PeakApp
+    from peak_tui.workspace import Workspace
+
+    return PeakApp(Workspace.open(home), demo_url=demo_url)
