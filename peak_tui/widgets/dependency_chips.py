@@ -80,7 +80,7 @@ class DependencyChips(Vertical):
     DependencyChips > ChipInput:focus { background: $primary 30%; }
     DependencyChips > #chips-error { color: $text-error; display: none; }
     DependencyChips.-error > #chips-error { display: block; }
-    DependencyChips > #chips { layout: grid; grid-size: 3; grid-gutter: 0; height: auto; }
+    DependencyChips > #chips { layout: grid; grid-size: 3; grid-gutter: 0; grid-rows: 2; height: auto; }
     DependencyChips > #chips.-some { margin-top: 1; }
     DependencyChips > #chips-base { color: $text-muted; }
     """
