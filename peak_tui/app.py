@@ -41,6 +41,7 @@ class PeakApp(App[None]):
         Binding("f1", "help", "Help", id="app.help"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False, priority=True),
         Binding("f2", "start_scheduler", "Start scheduler", id="app.start_scheduler", show=False),
+        Binding("f3", "warehouse", "Warehouse settings", id="app.warehouse", show=False),
     ]
 
     def __init__(self, ws: Workspace, *, demo_url: str | None = None) -> None:
@@ -202,6 +203,13 @@ class PeakApp(App[None]):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.focused, self.screen))
+
+    def action_warehouse(self) -> None:
+        """The workspace's data warehouse: Local, Redshift (with S3) or Snowflake (F3)."""
+        from screens.warehouse import WarehouseScreen
+
+        if not isinstance(self.screen, WarehouseScreen):
+            self.push_screen(WarehouseScreen(self.ws), lambda _kind: self.refresh_status())
 
     def action_start_scheduler(self) -> None:
         """Start the scheduler daemon for this workspace, detached from the app."""
