@@ -19,6 +19,7 @@ import orjson
 
 from peak_tui import faults
 from peak_tui.auth import script_connection
+from peak_tui.destinations.base import json_type
 from peak_tui.errors import Conflict, DestinationError, NotFound, PeakError
 from peak_tui.locks import FileLock
 from peak_tui.models import Feed, Run
@@ -75,20 +76,6 @@ class _Events:
             self.on_log(line)
 
 
-def _type_name(val: Any) -> str:
-    if val is None:
-        return "null"
-    if isinstance(val, bool):
-        return "boolean"
-    if isinstance(val, int):
-        return "integer"
-    if isinstance(val, float):
-        return "number"
-    if isinstance(val, str):
-        return "string"
-    return "array" if isinstance(val, list) else "object"
-
-
 def limits_for(feed: Feed) -> Limits:
     """The limits a feed's script runs under."""
     return Limits(timeout_seconds=feed.timeout_seconds, memory_mb=feed.memory_mb,
@@ -141,7 +128,7 @@ def test_feed(ws: Workspace, feed: Feed, *, on_log: LogFn | None = None,
                 preview.append(rec)
             for k, val in rec.items():
                 if k not in columns or columns[k] == "null":
-                    columns[k] = _type_name(val)
+                    columns[k] = json_type(val)
         result.total = base + len(lines)
 
     try:

@@ -72,3 +72,18 @@ class Destination(ABC):
     def check(self) -> str:
         """Test the connection; returns a one-line verdict or raises DestinationError."""
         return "ok"
+
+
+def json_type(val: Any) -> str:
+    """The JSON type of a parsed value: null, boolean, integer, number, string, array or object."""
+    if val is None:
+        return "null"
+    if isinstance(val, bool):
+        return "boolean"
+    if isinstance(val, int):
+        return "integer"
+    if isinstance(val, float):
+        return "number"
+    if isinstance(val, str):
+        return "string"
+    return "array" if isinstance(val, list) else "object"

@@ -16,7 +16,14 @@ from typing import Any
 import orjson
 
 from peak_tui import faults
-from peak_tui.destinations.base import AUDIT_CREATED_AT, AUDIT_REQUEST_ID, Commit, Destination, Load
+from peak_tui.destinations.base import (
+    AUDIT_CREATED_AT,
+    AUDIT_REQUEST_ID,
+    Commit,
+    Destination,
+    Load,
+    json_type,
+)
 from peak_tui.errors import DestinationError, PeakError
 
 BUSY_MS = 60_000
@@ -221,7 +228,7 @@ class LocalLoad(Load):
                     if k not in self.index:
                         self._flush(rows, width)
                         self._add_key(k)
-                        self.types[k] = _type_name(rec[k])
+                        self.types[k] = json_type(rec[k])
                 width = len(self.keys)
                 full = self._full_keys = tuple(self.keys)
                 if keys == full:
@@ -316,18 +323,3 @@ class LocalLoad(Load):
             pass
         self.path.unlink(missing_ok=True)
 
-
-def _type_name(val: Any) -> str:
-    if val is None:
-        return "null"
-    if isinstance(val, bool):
-        return "boolean"
-    if isinstance(val, int):
-        return "integer"
-    if isinstance(val, float):
-        return "number"
-    if isinstance(val, str):
-        return "string"
-    if isinstance(val, list):
-        return "array"
-    return "object"
