@@ -107,7 +107,7 @@ class RunDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Load the run and its stored log; follow it live if this app is running it."""
-        pane = self.query_one(LogPane)
+        pane = self._pane = self.query_one(LogPane)
         pane.copy_source = lambda: self.log_text or pane_text(pane)
         self.peak.feeds_changed.subscribe(self, self._changed)
         self.reload()
@@ -115,7 +115,8 @@ class RunDetailScreen(Screen[None]):
     def on_unmount(self) -> None:
         """Stop feeding the pane from a live job."""
         if self._job is not None:
-            self._job.detach(self.query_one(LogPane))
+            # at app shutdown the children may already be gone: detach the pane kept at mount
+            self._job.detach(self._pane)
 
     def reload(self) -> None:
         """Read the run and its log in a thread worker."""
