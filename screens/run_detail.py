@@ -124,7 +124,14 @@ class RunDetailScreen(Screen[None]):
                              group="run-load", exclusive=True, modal=False)
 
     def _read(self) -> tuple[Run, str]:
-        return self.peak.ws.runs.get(self.run_id), self.peak.ws.runs.logs(self.run_id)
+        ws = self.peak.ws
+        run = ws.runs.get(self.run_id)
+        # metadata is stored as the script saved it (the next run needs it verbatim); shown, any
+        # known secret in it is masked, as the CLI does
+        redactor = ws.redactor()
+        run.metadata_before = redactor.redact_obj(run.metadata_before)
+        run.metadata_after = redactor.redact_obj(run.metadata_after)
+        return run, ws.runs.logs(self.run_id)
 
     def _changed(self, name: str | None) -> None:
         if self.run is not None and name in (None, self.run.feed) and self._job is not None \
