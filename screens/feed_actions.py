@@ -1,6 +1,7 @@
 """The Data Sources actions that change a feed: add/edit (wizard), pause/resume, tags, delete."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual.screen import Screen
@@ -18,13 +19,10 @@ class FeedActions(Screen[None]):
         """The app, typed."""
         return self.app  # type: ignore[return-value]
 
-    def selected(self) -> FeedSummary | None:
-        """The selected feed (provided by the list)."""
-        raise NotImplementedError
-
-    def _need(self) -> str | None:
-        """The selected feed's name, or a hint why there is none (provided by the list)."""
-        raise NotImplementedError
+    # Provided by the list screen that builds on these actions (DataSourcesScreen):
+    # `selected()` is the selected feed, `_need()` its name or a hint why there is none.
+    selected: Callable[[], FeedSummary | None]
+    _need: Callable[[], str | None]
 
     def action_add(self) -> None:
         """Open the feed wizard for a new feed."""

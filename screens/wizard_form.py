@@ -152,25 +152,18 @@ class Stage(VerticalScroll):
         """Hook: anything to do once the widgets exist."""
 
     # subclasses -------------------------------------------------------------------------------
-    def compose_form(self) -> ComposeResult:
-        """The stage's widgets."""
-        raise NotImplementedError
+    # Every stage defines these (ConnectionStage replaces compose/get_values/set_values instead):
+    # compose_form() yields the stage's widgets; form_values() reads them; set_form_values(values)
+    # fills them; values_problem(values) is the first rule the values break, pure, so it works
+    # before the form exists.
+    compose_form: Callable[[], ComposeResult]
+    form_values: Callable[[], dict[str, Any]]
+    set_form_values: Callable[[dict[str, Any]], None]
+    values_problem: Callable[[dict[str, Any]], str | None]
 
     def defaults(self) -> dict[str, Any]:
         """Values of a new feed."""
         return {}
-
-    def form_values(self) -> dict[str, Any]:
-        """Values read from the widgets."""
-        raise NotImplementedError
-
-    def set_form_values(self, values: dict[str, Any]) -> None:
-        """Fill the widgets."""
-        raise NotImplementedError
-
-    def values_problem(self, values: dict[str, Any]) -> str | None:
-        """The first rule the values break (pure: works before the form exists)."""
-        raise NotImplementedError
 
     # the wizard's API -------------------------------------------------------------------------
     def get_values(self) -> dict[str, Any]:
