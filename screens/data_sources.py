@@ -52,6 +52,7 @@ class DataSourcesScreen(FeedActions):
 
     def __init__(self) -> None:
         super().__init__()
+        self.peak.prime_breakpoints(self)
         self.summaries: list[FeedSummary] = []
         self.shown: list[FeedSummary] = []
         self.loaded = False

@@ -57,6 +57,7 @@ class RunHistoryScreen(Screen[None]):
 
     def __init__(self, feed: str) -> None:
         super().__init__()
+        self.peak.prime_breakpoints(self)
         self.feed = feed
         self.runs: list[Run] = []
         self.loaded = False
