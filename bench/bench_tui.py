@@ -84,7 +84,7 @@ def bench_start(runs: int) -> None:
     with tempfile.TemporaryDirectory(prefix="peak-bench-") as tmp:
         home = Path(tmp) / "home"
         seed(Workspace.open(home))
-        cases = {"as installed (no .pyc: PYTHONDONTWRITEBYTECODE=1)": dict(os.environ)}
+        cases = {"as installed (PYTHONDONTWRITEBYTECODE=1; .pyc from make's byte-compile step)": dict(os.environ)}
         warm = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         warm["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         cases["with bytecode cached"] = warm

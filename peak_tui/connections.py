@@ -1,6 +1,7 @@
 """Connections in the workspace: secrets encrypted at rest; name and auth type fixed once saved."""
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 from peak_tui import validation as v
@@ -99,7 +100,7 @@ class Connections:
             )
         return conn
 
-    def used_by(self, name: str) -> list[str]:
+    def used_by(self, name: str) -> builtins.list[str]:
         """Names of the feeds using a connection."""
         return [r["name"] for r in self.store.query(
             "SELECT name FROM feeds WHERE connection=? ORDER BY name", (name,))]

@@ -304,7 +304,7 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
                f"request id {request_id}")
         python, spec = _prepare(ws, feed, events, redactor, cancel)
         dest = ws.destination(feed.destination)
-        load = dest.begin(name, request_id)
+        load = active = dest.begin(name, request_id)  # `active`: never None, for the sink below
         load.failed_row_threshold = feed.failed_row_threshold
         count = [0]
 
@@ -319,7 +319,7 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
                         raise RecordSinkError(f"record #{count[0] + i} is not valid JSON: {e}") from None
                 raise
             try:
-                load.write(batch)
+                active.write(batch)
             except PeakError as e:
                 raise RecordSinkError(str(e)) from None
             except (sqlite3.Error, OSError) as e:
@@ -392,9 +392,9 @@ def _run_locked(ws: Workspace, name: str, feed_lock: FileLock, *, trigger: str, 
     faults.point("run.after_finish")
     run_lock.release(remove=True)
     run = ws.runs.get(run_id)
-    for hook in RUN_FINISHED_HOOKS:
+    for finished_hook in RUN_FINISHED_HOOKS:
         try:
-            hook(ws, feed, run)
+            finished_hook(ws, feed, run)
         except Exception:  # a notification problem never fails the run
             pass
     return run

@@ -1,6 +1,7 @@
 """Feeds in the workspace: save with validation, list with last-run facts, pause, tag, delete."""
 from __future__ import annotations
 
+import builtins
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -113,6 +114,9 @@ class Feeds:
                 )
                 feed.created_at = row["created_at"]
             feed.updated_at = now
+        # registers the hook that keeps next_run_at current; imported on the first save, not when
+        # the feed list is first read (schedule + zoneinfo: ~20-60 ms of the app's start-up)
+        from peak_tui import schedule_state  # noqa: F401
         for hook in self.on_saved:
             hook(self.ws, feed)
         return feed
@@ -164,7 +168,7 @@ class Feeds:
             if cur.rowcount == 0:
                 raise NotFound(f"no feed named {name!r}")
 
-    def set_tags(self, name: str, tags: list[str]) -> list[str]:
+    def set_tags(self, name: str, tags: builtins.list[str]) -> builtins.list[str]:
         """Replace a feed's tags."""
         clean = validate_tags(tags)
         with self.store.write() as c:

@@ -1,6 +1,7 @@
 """Run records: one row per run with status, counts and error, plus its stored (bounded) log."""
 from __future__ import annotations
 
+import builtins
 import os
 import socket
 from typing import TYPE_CHECKING, Any
@@ -139,7 +140,7 @@ class Runs:
         r = self.store.query_one("SELECT text FROM run_logs WHERE run_id=?", (run_id,))
         return r["text"] if r else ""
 
-    def active(self) -> list[Run]:
+    def active(self) -> builtins.list[Run]:
         """Runs that are queued or running."""
         rows = self.store.query("SELECT * FROM runs WHERE status IN ('queued','running') ORDER BY id")
         return [_row_to_run(r) for r in rows]

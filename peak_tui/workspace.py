@@ -86,7 +86,6 @@ class Workspace:
     @cached_property
     def feeds(self):  # type: ignore[no-untyped-def]
         """Feed storage and rules."""
-        from peak_tui import schedule_state  # noqa: F401 - keeps next_run_at current on every save
         from peak_tui.feeds import Feeds
 
         return Feeds(self)

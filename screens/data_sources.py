@@ -81,8 +81,7 @@ class DataSourcesScreen(FeedActions):
         self.query_one("#feed-table", DataTable).focus()
         self.peak.feeds_changed.subscribe(self, lambda _name: self.reload())
         self.set_interval(0.5, self._tick_live, name="live-progress")
-        # after the first frame: the worker's imports would otherwise hold the GIL while it paints
-        self.call_after_refresh(self.reload)
+        self.reload()  # the query runs while the first frames paint (its imports are light)
 
     def on_screen_resume(self) -> None:
         """Coming back from a wizard or a history screen: things may have changed."""

@@ -102,8 +102,8 @@ def main() -> int:
     # the records pipe would keep the engine waiting for its end
     os.set_inheritable(records_fd, False)
     config = _read_config(config_fd)
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
-    sys.stderr.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     _apply_limits(config.get("limits") or {})
     sys.argv = [config.get("script_name", "feed.py")]
     import lib
