@@ -25,8 +25,11 @@ from screens.data_sources import DataSourcesScreen
 
 if TYPE_CHECKING:
     from peak_tui.workspace import Workspace
+    from screens.test_result import TestResultScreen
 
 log = logging.getLogger("peak_tui.app")
+LIVE_AFTER = 0.25
+"""A Test still running after this many seconds opens its screen with the live log."""
 
 
 class PeakApp(App[None]):
@@ -52,6 +55,8 @@ class PeakApp(App[None]):
         """Names from the last feed-list load (the command palette offers them)."""
         self.feeds_changed: Signal[str | None] = Signal(self, "feeds-changed")
         """Published (with a feed name, or None) whenever feeds or their runs changed."""
+        self.jobs_changed: Signal[str] = Signal(self, "jobs-changed")
+        """Published with a feed name when a Test of it starts or ends (it changes nothing stored)."""
         # worker -> (on success, what it does, its live job, show a failure as a modal)
         self._work_done: dict[Worker[Any], tuple[Any, str, LiveJob | None, bool]] = {}
         self.warehouse = "local"
@@ -73,12 +78,26 @@ class PeakApp(App[None]):
 
     # header -----------------------------------------------------------------------------------
     def on_mount(self) -> None:
-        """Read the workspace facts shown in the header, off the UI thread."""
+        """Read the workspace facts shown in the header, off the UI thread; keep warm
+        interpreters for Test while the app runs."""
+        self.call_after_refresh(self._keep_warm)
         self.call_after_refresh(self.refresh_status)  # after the first frame, like the feed list
         self.set_interval(10, self.refresh_status, name="status")
         if self.demo_url:
             self.notify(f"The demo API serves at {self.demo_url} while the app runs; the demo "
                         "feeds call it. Select one and press r to run it.", title="Demo", timeout=10)
+
+    def _keep_warm(self) -> None:
+        from peak_tui.runtime.warm import POOL
+
+        POOL.enable()
+
+    def on_unmount(self) -> None:
+        """Kill the warm interpreters kept for Test (they would die with the process anyway, but
+        their directories would stay)."""
+        from peak_tui.runtime.warm import POOL
+
+        POOL.close()
 
     def refresh_status(self) -> None:
         """Re-read the warehouse kind and the scheduler state in the background."""
@@ -114,20 +133,65 @@ class PeakApp(App[None]):
         self._start(name, "run")
 
     def start_test(self, name: str) -> None:
-        """Test a saved feed in an App-owned worker; the result opens when it is ready."""
-        self._start(name, "test")
+        """Test a saved feed in an App-owned worker. A quick test opens its result; one still
+        running after `LIVE_AFTER` seconds opens the Test screen with its log streaming."""
+        job = self._start(name, "test")
+        if job is None:
+            return
+        screen = self.test_screen()
+        if screen is self.screen and screen.feed == name:
+            screen.open(name, job=job)  # Test again, from the Test screen
+        else:
+            # Building the screen while the test runs would make the test wait for the interpreter
+            # lock at every step (measured: a 0.05 s warm test took 0.4 s)
+            self.set_timer(LIVE_AFTER, partial(self._show_live_test, job))
 
-    def _start(self, name: str, kind: str) -> None:
+    def test_screen(self) -> TestResultScreen:
+        """The one Test screen, built on first use and kept (installed): a second Test reuses it
+        instead of composing five tabs again."""
+        from screens.test_result import TestResultScreen
+
+        if not self.is_screen_installed("test-result"):
+            self.install_screen(TestResultScreen(), name="test-result")
+        screen = self.get_screen("test-result")
+        assert isinstance(screen, TestResultScreen)
+        return screen
+
+    def _show_test(self, feed: str, *, job: LiveJob | None = None, result: Any = None) -> None:
+        screen = self.test_screen()
+        screen.open(feed, job=job, result=result)
+        if screen not in self.screen_stack:
+            self.push_screen(screen)
+
+    def _show_live_test(self, job: LiveJob) -> None:
+        if self.live.get(job.feed) is job and self.test_screen().job is not job:
+            self._show_test(job.feed, job=job)
+
+    def _start(self, name: str, kind: str) -> LiveJob | None:
         job = self.live.get(name)
         if job is not None:
             self.notify(f"{name} is already {job.status}; wait for it or cancel it (x)",
                         title="Already running", severity="warning")
-            return
+            return None
         job = self.live[name] = LiveJob(name, kind)
         worker, done = (self._run_worker(job), self._run_done) if kind == "run" else \
             (self._test_worker(job), self._test_done)
         self._work_done[worker] = (partial(done, job), f"{job.status} {name}", job, True)
-        self.feeds_changed.publish(name)
+        self._job_changed(job)
+        return job
+
+    def _job_changed(self, job: LiveJob) -> None:
+        """A run changes the feed's runs (lists re-read); a test only its live status."""
+        if job.kind == "run":
+            self.feeds_changed.publish(job.feed)
+        else:
+            self.jobs_changed.publish(job.feed)
+
+    def prewarm(self, dependencies: list[str]) -> None:
+        """Have a warm interpreter ready for the next Test of a feed with these dependencies."""
+        from peak_tui.execution import prewarm
+
+        self.background(prewarm, self.ws, dependencies, group="prewarm", exclusive=True, quiet=True)
 
     def wizard_done(self, saved: str | None) -> None:
         """A FeedWizard closed: if it saved a feed, every open list re-reads."""
@@ -170,9 +234,17 @@ class PeakApp(App[None]):
                     timeout=8)
 
     def _test_done(self, job: LiveJob, result: Any) -> None:
-        from screens.test_result import TestResultScreen
-
-        self.push_screen(TestResultScreen(job.feed, result))
+        screen = self.test_screen()
+        shown = screen in self.screen_stack
+        if screen.job is job and shown or screen.job is None and not shown:
+            self._show_test(job.feed, result=result)  # in place, or a quick test's first sight
+            return
+        # the user closed this test's screen while it ran, or it follows another test now
+        if screen.job is job:
+            screen.open(job.feed, result=result)
+        outcome = f"passed: {result.total:,} records" if result.ok else f"failed: {result.error}"
+        self.notify(f"test of {job.feed} {outcome}", title="Test",
+                    severity="information" if result.ok else "error", timeout=6)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker results reach the UI and worker failures become messages."""
@@ -184,7 +256,7 @@ class PeakApp(App[None]):
         done, what, job, modal = entry
         if job is not None:
             self.live.pop(job.feed, None)
-            self.feeds_changed.publish(job.feed)
+            self._job_changed(job)
         if not self.screen_stack:  # the app is shutting down
             return
         if event.state == WorkerState.SUCCESS and done is not None and _alive(done):

@@ -344,7 +344,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return run_demo(args)
     from peak_tui.tui import make_app
 
-    url, api = start_demo_api()  # serves from a thread for as long as the app runs
+    url, api = start_demo_api()  # its own process, for as long as the app runs
     try:
         app = make_app(args.home, demo_url=url)
         install_demo(app.ws, url)

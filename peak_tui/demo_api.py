@@ -25,7 +25,10 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import select
 import signal
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -234,3 +237,64 @@ def serve_forever(host: str = "127.0.0.1", port: int = 8765) -> None:
         server.server_close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+# The child of DemoAPIProcess: dies with the process that started it (a killed app leaves no server
+# holding the port), then serves and prints its URL.
+_CHILD = """
+import ctypes, sys
+try:
+    ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL (Linux)
+except (OSError, AttributeError):
+    pass
+from peak_tui.demo_api import serve_forever
+serve_forever(port=int(sys.argv[1]))
+"""
+
+
+class DemoAPIProcess:
+    """The demo API in a process of its own: ``with DemoAPIProcess() as api: api.url``.
+
+    `peak-tui demo` uses it: served from a thread of the app, each request the demo feeds make
+    competed with the app's UI thread for the interpreter lock (a Test took ~0.3 s longer).
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self.port = port
+        self.url = ""
+        self._proc: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 15) -> Self:
+        """Start the server and wait for its URL; OSError if it cannot serve (the port is taken)."""
+        proc = self._proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(self.port)], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        line = proc.stdout.readline().strip() if ready else ""
+        if not line.startswith("http://"):
+            self.stop()
+            raise OSError(f"the demo API could not serve on port {self.port}")
+        self.url = line
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s) and release the port."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 import requests
 
 from peak_tui import demo
-from peak_tui.demo_api import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_USER, DemoAPI
+from peak_tui.demo_api import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_PASSWORD,
+    DEMO_USER,
+    DemoAPIProcess,
+)
 from peak_tui.models import Connection, Feed
 
 if TYPE_CHECKING:
@@ -18,8 +24,9 @@ DEMO_FEED = "demo_orders"
 DEMO_PORT = 8765
 
 
-def start_demo_api(port: int = DEMO_PORT) -> tuple[str, DemoAPI | None]:
-    """Serve the demo API on `port`, reuse one already there, or fall back to a free port."""
+def start_demo_api(port: int = DEMO_PORT) -> tuple[str, DemoAPIProcess | None]:
+    """Serve the demo API on `port` (in its own process), reuse one already there, or fall back
+    to a free port."""
     url = f"http://127.0.0.1:{port}"
     try:
         if requests.get(f"{url}/health", timeout=0.5).json().get("ok"):
@@ -27,9 +34,9 @@ def start_demo_api(port: int = DEMO_PORT) -> tuple[str, DemoAPI | None]:
     except (requests.RequestException, ValueError):
         pass
     try:
-        api = DemoAPI(port=port).start()
+        api = DemoAPIProcess(port=port).start()
     except OSError:
-        api = DemoAPI(port=0).start()
+        api = DemoAPIProcess(port=0).start()
     return api.url, api
 
 

@@ -25,6 +25,7 @@ from peak_tui.locks import FileLock
 from peak_tui.models import Feed, Run
 from peak_tui.recovery import reconcile_feed, run_lock_path
 from peak_tui.runtime.process import Limits, RecordSinkError, ScriptOutcome, ScriptProcess
+from peak_tui.runtime.warm import POOL
 
 if TYPE_CHECKING:
     from peak_tui.secrets import Redactor
@@ -97,6 +98,19 @@ def _prepare(ws: Workspace, feed: Feed, events: _Events, redactor: Redactor,
     return str(python), spec
 
 
+def prewarm(ws: Workspace, dependencies: list[str]) -> bool:
+    """Have a warm child ready for the next Test with these dependencies, if their environment is
+    built and the process keeps spares (the app does); True if one was asked for. Never builds."""
+    if not POOL.enabled:
+        return False
+    envs = ws.envs
+    key = envs.key(dependencies)
+    if not envs.is_ready(key):
+        return False
+    POOL.prepare(str(envs.python_path(key)), ws.tmp_dir)
+    return True
+
+
 def _script_config(feed: Feed, spec: dict[str, Any], metadata: dict[str, Any],
                    trigger: dict[str, Any]) -> dict[str, Any]:
     return {
@@ -133,17 +147,20 @@ def test_feed(ws: Workspace, feed: Feed, *, on_log: LogFn | None = None,
 
     try:
         python, spec = _prepare(ws, feed, events, redactor, cancel)
-        events("test: the script runs with the current metadata; nothing is loaded or committed")
-        tmp = ws.tmp_dir / f"test-{uuid.uuid4().hex}"
+        spare = POOL.take(python)
+        events("test: the script runs with the current metadata; nothing is loaded or committed"
+               + ("; a warm interpreter was waiting" if spare else ""))
         proc = ScriptProcess(
             python, _script_config(feed, spec, metadata, {"source": "test"}), limits=limits_for(feed),
-            on_log=events.on_log, on_records=sink, redact=redactor.redact, cancel=cancel, workdir=tmp,
+            on_log=events.on_log, on_records=sink, redact=redactor.redact, cancel=cancel,
+            workdir=ws.tmp_dir / f"test-{uuid.uuid4().hex}", spare=spare,
         )
         for line in events.before:
             proc.log.append(line)
         events.process = proc
         outcome = proc.run()
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(proc.workdir, ignore_errors=True)
+        POOL.prepare(python, ws.tmp_dir)  # the next Test in this environment starts warm
         result.ok = outcome.ok
         result.error, result.traceback, result.error_line = outcome.error, outcome.traceback, outcome.error_line
         result.metadata_after = outcome.metadata

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import builtins
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from peak_tui.errors import Conflict, NotFound, ValidationError
@@ -33,6 +33,7 @@ class FeedSummary:
     last_status: str | None
     last_started_at: str | None
     last_records: int | None
+    dependencies: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -141,6 +142,7 @@ class Feeds:
                 destination=cfg.get("destination", {"type": "local"}), next_run_at=r["next_run_at"],
                 last_run_id=r["last_run_id"], last_status=r["last_status"],
                 last_started_at=r["last_started_at"], last_records=r["last_records"],
+                dependencies=list(cfg.get("dependencies") or []),
             )
             if name and name.lower() not in s.name.lower():
                 continue

@@ -17,6 +17,8 @@ from screens.feed_rows import COLUMNS, FILTER_HELP, FeedFilter, detail_text, row
 from screens.formatting import count, fill_table
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from peak_tui.feeds import FeedSummary
 
 EMPTY = "No feeds yet. Press a to add one: the wizard takes you from connection to trigger."
@@ -59,6 +61,7 @@ class DataSourcesScreen(FeedActions):
         self._filter = FeedFilter()
         self.mounted_at = 0.0
         self._paused_shown = False
+        self._prewarm_timer: Timer | None = None
         self.first_load_seconds: float | None = None
         """Mount to a filled table, the first time (the bench and a speed test read it)."""
 
@@ -80,6 +83,7 @@ class DataSourcesScreen(FeedActions):
         self.mounted_at = time.perf_counter()
         self.query_one("#feed-table", DataTable).focus()
         self.peak.feeds_changed.subscribe(self, lambda _name: self.reload())
+        self.peak.jobs_changed.subscribe(self, self._job_changed)
         self.set_interval(0.5, self._tick_live, name="live-progress")
         self.reload()  # the query runs while the first frames paint (its imports are light)
 
@@ -132,6 +136,14 @@ class DataSourcesScreen(FeedActions):
                 text += f" · {len(self.peak.live)} running"
         self.query_one("#feeds-summary", Static).update(text)
 
+    def _job_changed(self, name: str) -> None:
+        """A test started or ended: only that row's status changes (nothing to re-read)."""
+        table = self.query_one("#feed-table", DataTable)
+        summary = next((s for s in self.shown if s.name == name), None)
+        if summary is not None and name in table.rows:
+            table.update_cell(name, "status", status_cell(summary, self.peak.live.get(name)))
+        self._update_summary()
+
     def _tick_live(self) -> None:
         """Live progress of running jobs, without re-reading the database."""
         table = self.query_one("#feed-table", DataTable)
@@ -168,6 +180,14 @@ class DataSourcesScreen(FeedActions):
     @on(DataTable.RowHighlighted, "#feed-table")
     def _highlighted(self) -> None:
         self._update_detail()
+        # a feed the cursor rests on may be tested next: have its interpreter warm by then
+        if self._prewarm_timer is not None:
+            self._prewarm_timer.stop()
+        self._prewarm_timer = self.set_timer(0.3, self._prewarm)
+
+    def _prewarm(self) -> None:
+        if (s := self.selected()) is not None:
+            self.peak.prewarm(s.dependencies)
 
     def _update_detail(self) -> None:
         s = self.selected()

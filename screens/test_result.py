@@ -1,4 +1,8 @@
-"""What a Test of a saved feed found: a preview of its records, the metadata, the error and the log."""
+"""A Test of a saved feed: its live log while it runs, then the preview, JSON, metadata and error.
+
+The screen opens on the keypress (the engine's child runs while it is built) and fills in when the
+result arrives; Test again reuses it, so the loop of edit-outside, `t`, look costs one fill.
+"""
 from __future__ import annotations
 
 import json
@@ -8,6 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
@@ -18,6 +23,7 @@ from screens.formatting import count, duration
 if TYPE_CHECKING:
     from peak_tui.app import PeakApp
     from peak_tui.execution import TestResult
+    from peak_tui.widgets.live import LiveJob
 
 
 def cell(value: Any, width: int = 40) -> str:
@@ -42,7 +48,7 @@ def outcome_text(feed: str, result: TestResult) -> Text:
 
 
 class TestResultScreen(Screen[None]):
-    """The outcome of Test: Preview, Metadata, Error and Log tabs; r runs the feed for real."""
+    """Test of one feed: Preview, JSON, Metadata, Error and Log tabs; r runs the feed for real."""
 
     __test__ = False  # not a pytest test class, despite the name
 
@@ -50,21 +56,35 @@ class TestResultScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back", id="test.back"),
         Binding("r", "run", "Run feed", id="test.run"),
         Binding("t", "test", "Test again", id="test.again"),
+        Binding("x", "cancel", "Cancel test", id="test.cancel"),
         Binding("1", "tab('tab-preview')", "Preview", id="test.tab_preview", show=False),
-        Binding("2", "tab('tab-test-metadata')", "Metadata", id="test.tab_metadata", show=False),
-        Binding("3", "tab('tab-test-error')", "Error", id="test.tab_error", show=False),
-        Binding("4", "tab('tab-test-log')", "Log", id="test.tab_log", show=False),
+        Binding("2", "tab('tab-test-json')", "JSON", id="test.tab_json", show=False),
+        Binding("3", "tab('tab-test-metadata')", "Metadata", id="test.tab_metadata", show=False),
+        Binding("4", "tab('tab-test-error')", "Error", id="test.tab_error", show=False),
+        Binding("5", "tab('tab-test-log')", "Log", id="test.tab_log", show=False),
     ]
     HELP = (
-        "Test result: the first records the script wrote (Preview, 1), the metadata before and "
-        "after (2), the error and traceback if it failed (3) and the log (4). A test loads and "
-        "commits nothing. r runs the feed for real; t tests again; Escape goes back."
+        "Test: the script runs with the feed's current metadata; its log streams into Log (5) and x "
+        "cancels it. Then: the first records the script wrote as a table (Preview, 1) and as JSON "
+        "(2), the metadata before and after (3) and the error and traceback if it failed (4). A "
+        "test loads and commits nothing. r runs the feed for real; t tests again; Escape goes back."
     )
 
-    def __init__(self, feed: str, result: TestResult) -> None:
+    def __init__(self, feed: str = "", result: TestResult | None = None, *,
+                 job: LiveJob | None = None) -> None:
         super().__init__()
+        self._ready = False
         self.feed = feed
         self.result = result
+        self.job = job
+        """The test in progress this screen follows (None once its result is shown)."""
+        self._json_shown = False
+        # every tab but Preview mounts after the first frame (textual.lazy): the preview shows
+        # ~0.1 s sooner; these are kept here because they cannot be queried until then
+        self._json = Static("", id="test-json", markup=False)
+        self._metadata_view = Static("", id="test-metadata", markup=False)
+        self._traceback = Static("", id="test-traceback", markup=False)
+        self._pane = LogPane(id="test-log")
 
     @property
     def peak(self) -> PeakApp:
@@ -72,46 +92,138 @@ class TestResultScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        """Outcome line and the four tabs."""
-        r = self.result
+        """Outcome line, error line and the five tabs (filled by `show_result`)."""
         self.title = f"Test · {self.feed}"
         yield Header()
-        yield Static(outcome_text(self.feed, r), id="test-outcome")
-        if r.error:
-            yield Static(Text(f"✗ {r.error}", style="bold red"), id="test-error-line")
-        with TabbedContent(id="test-tabs", initial="tab-preview" if r.ok else "tab-test-error"):
+        yield Static("", id="test-outcome")
+        yield Static("", id="test-error-line")
+        with TabbedContent(id="test-tabs", initial="tab-test-log"):
             with TabPane("Preview", id="tab-preview"):
                 yield DataTable(id="test-preview", zebra_stripes=True, header_height=2)
-            with TabPane("Metadata", id="tab-test-metadata"), VerticalScroll():
-                yield Static(self._metadata(), markup=False)
-            with TabPane("Error", id="tab-test-error"), VerticalScroll():
-                yield Static((r.error or "no error") + (f"\n\n{r.traceback}" if r.traceback else ""),
-                             markup=False)
+            with TabPane("JSON", id="tab-test-json"):
+                yield Lazy(VerticalScroll(self._json))
+            with TabPane("Metadata", id="tab-test-metadata"):
+                yield Lazy(VerticalScroll(self._metadata_view))
+            with TabPane("Error", id="tab-test-error"):
+                yield Lazy(VerticalScroll(self._traceback))
             with TabPane("Log", id="tab-test-log"):
-                yield LogPane(id="test-log")
+                yield Lazy(self._pane)
         yield QuietFooter(compact=True)
 
     def on_mount(self) -> None:
-        """Fill the preview table and the log."""
+        """Follow the running test, or show the result handed over."""
+        self._ready = True
+        if self.job is not None:
+            self.follow(self.job)
+        elif self.result is not None:
+            self.show_result(self.result)
+
+    def open(self, feed: str, *, job: LiveJob | None = None, result: TestResult | None = None) -> None:
+        """Point the screen at a test of `feed` (the app keeps one screen and reuses it)."""
+        self.feed = feed
+        self.title = f"Test · {feed}"
+        if not self._ready:  # not composed yet: on_mount shows it
+            if self.job is not None and self.job is not job:
+                self.job.detach(self._pane)
+            self.job, self.result = job, result
+        elif job is not None:
+            self.follow(job)
+        elif result is not None:
+            self.show_result(result)
+
+    def on_unmount(self) -> None:
+        """Stop feeding the log pane from a live test."""
+        if self.job is not None:
+            self.job.detach(self._pane)
+
+    def follow(self, job: LiveJob) -> None:
+        """Show a test in progress: its live log, and how to cancel it."""
+        pane = self._pane
+        if self.job is not None and self.job is not job:
+            self.job.detach(pane)
+        self.job, self.result, self._json_shown = job, None, False
+        self.query_one("#test-outcome", Static).update(
+            Text.assemble(("testing ", "bold"), (self.feed, "bold"),
+                          " … the log streams below; x cancels"))
+        self.query_one("#test-error-line", Static).display = False
         table = self.query_one("#test-preview", DataTable)
-        names = [name for name, _ in self.result.columns]
-        for name, kind in self.result.columns:
+        table.clear(columns=True)
+        for static in (self._json, self._metadata_view, self._traceback):
+            static.update("")
+        pane.clear()
+        job.attach(pane)
+        self.query_one(TabbedContent).active = "tab-test-log"
+        self.refresh_bindings()
+
+    def show_result(self, result: TestResult) -> None:
+        """Fill every tab from a finished test and open Preview (or Error, if it failed)."""
+        pane = self._pane
+        if self.job is not None:
+            self.job.detach(pane)
+            self.job = None
+        self.result, self._json_shown = result, False
+        self.query_one("#test-outcome", Static).update(outcome_text(self.feed, result))
+        error = self.query_one("#test-error-line", Static)
+        error.display = bool(result.error)
+        error.update(Text(f"✗ {result.error}", style="bold red") if result.error else "")
+        table = self.query_one("#test-preview", DataTable)
+        table.clear(columns=True)
+        names = [name for name, _ in result.columns]
+        for name, kind in result.columns:
             table.add_column(f"{name}\n{kind}", key=name)
-        for rec in self.result.records:
+        for rec in result.records:
             table.add_row(*(cell(rec.get(n)) for n in names))
-        self.query_one(LogPane).set_text(self.result.log)
-        table.focus()
+        self._metadata_view.update(self._metadata())
+        self._traceback.update(
+            (result.error or "no error") + (f"\n\n{result.traceback}" if result.traceback else ""))
+        pane.set_text(result.log)
+        tabs = self.query_one(TabbedContent)
+        tabs.active = "tab-preview" if result.ok else "tab-test-error"
+        if tabs.active == "tab-test-json":
+            self._show_json()
+        if result.ok:
+            table.focus()
+        self.refresh_bindings()
+
+    def _show_json(self) -> None:
+        """The records as highlighted JSON, built the first time the tab is opened (Pygments)."""
+        if self._json_shown or self.result is None:
+            return
+        self._json_shown = True
+        from rich.syntax import Syntax
+
+        text = json.dumps(self.result.records, indent=2, ensure_ascii=False, default=str)
+        self._json.update(
+            Syntax(text, "json", theme="monokai", background_color="default", word_wrap=True))
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Opening the JSON tab renders it."""
+        if event.pane.id == "tab-test-json":
+            self._show_json()
 
     def _metadata(self) -> str:
         r = self.result
+        assert r is not None
         after = json.dumps(r.metadata_after, indent=2, default=str) if r.metadata_after is not None \
             else "(the script did not call metadata.save)"
         return (f"metadata before (what the script read):\n{json.dumps(r.metadata_before, indent=2)}"
                 f"\n\nmetadata after (what a run would commit):\n{after}\n")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Cancel only while the test runs; Test again only once it ended."""
+        if action == "cancel":
+            return self.job is not None
+        if action == "test":
+            return self.job is None
+        return True
+
     def action_tab(self, tab: str) -> None:
         """Show one of the tabs."""
         self.query_one(TabbedContent).active = tab
+
+    def action_cancel(self) -> None:
+        """Stop the running test (its script's process tree is killed)."""
+        self.peak.cancel_job(self.feed)
 
     def action_run(self) -> None:
         """Run the feed for real."""
@@ -119,6 +231,5 @@ class TestResultScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_test(self) -> None:
-        """Test again (this screen closes; a new result opens when ready)."""
-        self.app.pop_screen()
+        """Test again, in this screen."""
         self.peak.start_test(self.feed)

@@ -12,6 +12,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Static
 
+from peak_tui.execution import prewarm
 from screens.connection import ConnectionStage
 from screens.connection_jobs import ConnectionSaved, problem_text
 from screens.destination import DestinationStage
@@ -111,9 +112,13 @@ class FeedWizard(WizardNavMixin, WizardSaveMixin, WizardTestMixin, Screen[str | 
 
         def job() -> None:
             try:
-                self.post_message(self._Loaded(read_wizard_data(self.ws, self.feed_name)))
+                data = read_wizard_data(self.ws, self.feed_name)
             except Exception as e:  # never a silent hang: the wizard says why and closes
                 self.post_message(self._Loaded(None, problem_text(e)))
+                return
+            self.post_message(self._Loaded(data))
+            # the first Test of this feed starts warm (a no-op unless the app keeps spares)
+            prewarm(self.ws, data.feed.dependencies if data.feed else [])
 
         self.run_worker(job, thread=True, group="wizard-load", exit_on_error=False)
 

@@ -1,8 +1,10 @@
 """The wizard's Test actions: build an unsaved Feed from the stages and hand it to stage 2's test runner."""
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from peak_tui.execution import prewarm
 from peak_tui.models import Feed
 from screens.import_config import ImportStage
 from screens.wizard_data import build_feed
@@ -58,6 +60,13 @@ class WizardTestMixin:
     def action_refresh_logs(self) -> None:
         """Paint queued log lines now and follow the end of the log."""
         self.stages[1].refresh_logs()  # type: ignore[attr-defined]
+
+    def on_dependency_chips_changed(self) -> None:
+        """New dependencies: have a warm interpreter for them if their environment is built."""
+        ws = self.ws  # type: ignore[attr-defined]
+        deps = list(self.stages[1].deps.values)  # type: ignore[attr-defined]
+        self.run_worker(partial(prewarm, ws, deps), thread=True, group="prewarm",  # type: ignore[attr-defined]
+                        exclusive=True, exit_on_error=False)
 
     # named handlers: `@on` is not collected from a plain mixin class
     def on_import_stage_test_started(self, event: ImportStage.TestStarted) -> None:

@@ -18,11 +18,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from peak_tui.runtime.logbuffer import LogBuffer
+
+if TYPE_CHECKING:
+    from peak_tui.runtime.warm import Spare
 
 CHILD_DIR = Path(__file__).parent / "child"
 BOOTSTRAP = CHILD_DIR / "_peak_bootstrap.py"
@@ -88,6 +91,41 @@ def child_env(tmpdir: Path) -> dict[str, str]:
     return env
 
 
+def spawn_child(python: str, workdir: Path, *, warm: bool = False) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start the bootstrap in `python`'s environment, in its own session, in `workdir`.
+
+    Returns the child with our ends of its config and records pipes. A `warm` child imports
+    requests before it waits for its config (see runtime/warm.py).
+    """
+    cfg_r, cfg_w = os.pipe()
+    rec_r, rec_w = os.pipe()
+    try:
+        fcntl.fcntl(rec_r, F_SETPIPE_SZ, 1 << 20)
+    except OSError:
+        pass
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.Popen(
+            [python, "-E", "-s", "-X", "utf8", str(BOOTSTRAP), str(cfg_r), str(rec_w), str(os.getpid()),
+             *(["warm"] if warm else [])],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(cfg_r, rec_w),
+            cwd=workdir,
+            env=child_env(workdir),
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(cfg_w)
+        os.close(rec_r)
+        raise
+    finally:
+        os.close(cfg_r)
+        os.close(rec_w)
+    return proc, cfg_w, rec_r
+
+
 class ScriptProcess:
     """One run of a feed's script in a child process."""
 
@@ -102,6 +140,7 @@ class ScriptProcess:
         redact: Callable[[str], str] = lambda s: s,
         cancel: threading.Event | None = None,
         workdir: Path,
+        spare: Spare | None = None,
     ) -> None:
         self.python = str(python)
         self.config = dict(config)
@@ -111,6 +150,8 @@ class ScriptProcess:
         self.redact = redact
         self.cancel = cancel or threading.Event()
         self.workdir = workdir
+        """The script's working directory (a spare's own, when one is used); the caller removes it."""
+        self.spare = spare
         self.script_name = self.config.get("script_name", "feed.py")
         self._recent: deque[str] = deque(maxlen=400)
         self.log = LogBuffer(limits.max_log_bytes)
@@ -177,28 +218,12 @@ class ScriptProcess:
             "processes": self.limits.processes,
         }
         self.config["max_record_bytes"] = self.limits.max_record_bytes
-        cfg_r, cfg_w = os.pipe()
-        rec_r, rec_w = os.pipe()
-        try:
-            fcntl.fcntl(rec_r, F_SETPIPE_SZ, 1 << 20)
-        except OSError:
-            pass
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        try:
-            self.proc = subprocess.Popen(
-                [self.python, "-E", "-s", "-X", "utf8", str(BOOTSTRAP), str(cfg_r), str(rec_w),
-                 str(os.getpid())],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(cfg_r, rec_w),
-                cwd=self.workdir,
-                env=child_env(self.workdir),
-                start_new_session=True,
-            )
-        finally:
-            os.close(cfg_r)
-            os.close(rec_w)
+        if self.spare is not None:  # started earlier, requests imported, waiting for this config
+            self.proc, cfg_w, rec_r = self.spare.proc, self.spare.config_fd, self.spare.records_fd
+            self.workdir = self.spare.workdir
+        else:
+            self.proc, cfg_w, rec_r = spawn_child(self.python, self.workdir)
+        assert self.proc.stdout is not None
         reader = threading.Thread(target=self._log_reader, args=(self.proc.stdout,), daemon=True)
         reader.start()
         writer = threading.Thread(target=self._send_config, args=(cfg_w,), daemon=True)

@@ -95,12 +95,25 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def _warm_up() -> None:
+    """A spare child, started before its Test: import what every feed script imports while it waits.
+
+    Nothing here reads the config, so a spare holds no secrets until a Test hands it one.
+    """
+    try:
+        import requests  # noqa: F401
+    except Exception:  # the script's own import will raise it again, where the user sees it
+        pass
+
+
 def main() -> int:
     config_fd, records_fd = int(sys.argv[1]), int(sys.argv[2])
     _die_with_parent(int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     # not inherited by what the script starts (os.system, fork): a background process holding
     # the records pipe would keep the engine waiting for its end
     os.set_inheritable(records_fd, False)
+    if sys.argv[4:5] == ["warm"]:
+        _warm_up()
     config = _read_config(config_fd)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
@@ -143,5 +156,44 @@ def main() -> int:
     return 0 if ok else status
 
 
+def _flush_open_files() -> None:
+    """Flush every file still open for writing, as a normal exit's teardown would (a file the
+    script left in a reference cycle included: finalizing a cycle may close the raw file before
+    its buffer is written, CPython bpo-17852). ~15 ms with requests imported, measured."""
+    import gc
+    import io
+
+    kinds = (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom)
+    files = [obj for obj in gc.get_objects() if isinstance(obj, kinds)]
+    for f in sorted(files, key=lambda f: not isinstance(f, io.TextIOWrapper)):  # text, then bytes
+        try:
+            if not f.closed:
+                f.flush()
+        except Exception:  # a file that cannot be written now could not at a normal exit either
+            pass
+
+
+def _exit(status: int) -> None:
+    """Leave without the interpreter's teardown: with requests imported it takes 40-60 ms after
+    the last record (measured), time every Test and run waited for. What a normal exit does that a
+    script can see still happens, in the same order: its non-daemon threads are joined, atexit
+    handlers run (logging flushes its handlers there), and files it left open are flushed.
+    (Objects' __del__ methods do not run; a normal exit does not promise them either.)"""
+    import atexit
+
+    try:
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            for thread in threading.enumerate():
+                if thread is not threading.current_thread() and not thread.daemon:
+                    thread.join()
+        atexit._run_exitfuncs()
+        _flush_open_files()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())
