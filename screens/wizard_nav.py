@@ -1,16 +1,23 @@
 """Moving between the feed wizard's stages: Next refuses (and says why) while a stage is invalid."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+from textual import events
 from textual.widgets import ContentSwitcher
 
 from screens.connection import ConnectionStage
 from screens.wizard_steps import LONG, STAGE_IDS, StepIndicator
 
+# keys that act at once even while a stage is being shown: leaving, quitting, help
+PASS_THROUGH = frozenset({"escape", "ctrl+q", "ctrl+c", "f1", "ctrl+p"})
+
 
 class WizardNavMixin:
     """Next, Back, jumps and refusals for `FeedWizard` (which owns `step` and the stages)."""
+
+    _held_keys: list[events.Key] | None = None
 
     # provided by FeedWizard
     step: int
@@ -24,6 +31,9 @@ class WizardNavMixin:
     notify: Any
     call_later: Any
     call_after_refresh: Any
+    set_timer: Any
+    set_focus: Any
+    app: Any
     _sync_nav: Any
     _revalidate: Any
 
@@ -32,7 +42,30 @@ class WizardNavMixin:
         self.query_one(StepIndicator).step = step
         self.set_status("")
         self._sync_nav()
+        # until the new stage has the focus, keys typed are held, then replayed into it: a stage
+        # builds in a frame or more, and meanwhile they would act on the stage being left
+        self._held_keys = []
+        self.set_focus(None)
         self.call_later(self._show_stage, step)
+
+    def on_key(self, event: events.Key) -> None:
+        """Hold what is typed while a stage is being shown (see `watch_step`)."""
+        if self._held_keys is not None and event.key not in PASS_THROUGH:
+            self._held_keys.append(event)
+            event.stop()
+            event.prevent_default()
+
+    def _release_keys(self, tries: int = 150) -> None:
+        # replay once the stage has the focus (focus() lands a message later) and the wizard has
+        # read the workspace (loading it fills the forms: what was typed before would be reset)
+        if (self.focused is None or not self.loaded) and tries:
+            self.set_timer(0.02, partial(self._release_keys, tries - 1))
+            return
+        held, self._held_keys = self._held_keys, None
+        for key in held or []:
+            # sent as the terminal's keys are (from the App), so they bubble back up to it: the
+            # App checks key bindings (Enter submits, Tab moves on) as a key bubbles up
+            self.app.post_message(events.Key(key.key, key.character).set_sender(self.app))
 
     async def _show_stage(self, step: int) -> None:
         stage = self.stages[step]
@@ -48,6 +81,7 @@ class WizardNavMixin:
             self.call_after_refresh(target.focus)
         else:
             self.call_after_refresh(self._focus_stage)
+        self.call_after_refresh(self._release_keys)  # after the focus moved
 
     def _focus_stage(self) -> None:
         stage = self.stages[self.step]

@@ -1,6 +1,9 @@
 """Stages 2-5 of the feed wizard, navigation, Escape, Save and Edit (Pilot, real SQLite)."""
 from __future__ import annotations
 
+import asyncio
+
+from textual import events
 from textual.widgets import Checkbox, Input, Select, TextArea
 from wizard_host import (
     FIXED_NOW,
@@ -90,6 +93,40 @@ async def test_dependencies_become_chips_and_the_editor_is_python(ws):
             "feed.script: has a syntax error on line 1")
         await pilot.press("ctrl+n")
         assert wizard.step == 1
+
+
+async def test_keys_typed_while_the_next_stage_builds_land_in_it(ws, monkeypatch):
+    """Typing right after Next, while stage 2 is still being built (lazily), neither loses the
+    keys nor lets them act on stage 1: they are held and replayed into stage 2's first field."""
+    real_build = ImportStage.build
+    gate = asyncio.Event()
+
+    async def slow_build(self):  # a slow machine: the build finishes when the test says so
+        await gate.wait()
+        await real_build(self)
+
+    monkeypatch.setattr(ImportStage, "build", slow_build)
+    app = WizardHost(with_connection(ws))
+    async with app.run_test(size=SIZE) as pilot:
+        wizard = await opened(pilot)
+        stage_one = wizard.stages[0].get_values()
+        app.post_message(events.Key("ctrl+n", None))
+        try:
+            for _ in range(500):  # plain sleeps: Pilot's pauses would wait for the build
+                if wizard._held_keys is not None:
+                    break
+                await asyncio.sleep(0.01)
+            assert wizard._held_keys == [] and app.focused is None  # stage 1 lost the focus
+            for key, char in [("s", "s"), ("i", "i"), ("x", "x"), ("enter", "\r")]:
+                app.post_message(events.Key(key, char))
+            await asyncio.sleep(0.3)
+            assert not wizard.stages[1].built and wizard.stages[0].get_values() == stage_one
+        finally:
+            gate.set()
+        await wait_for(pilot, lambda: wizard.stages[1].built and wizard.query(DependencyChips)
+                       and wizard.query_one(DependencyChips).values == ["six"], what="the chip")
+        assert wizard.step == 1 and wizard.stages[0].get_values() == stage_one
+        assert app.focused is wizard.query_one(DependencyChips).query_one("#chips-input", Input)
 
 
 async def test_feed_name_rules_and_back(ws):
