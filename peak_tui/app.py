@@ -140,6 +140,7 @@ class PeakApp(App[None]):
             return
         screen = self.test_screen()
         if screen is self.screen and screen.feed == name:
+            job.shown = True
             screen.open(name, job=job)  # Test again, from the Test screen
         else:
             # Building the screen while the test runs would make the test wait for the interpreter
@@ -158,6 +159,8 @@ class PeakApp(App[None]):
         return screen
 
     def _show_test(self, feed: str, *, job: LiveJob | None = None, result: Any = None) -> None:
+        if job is not None:
+            job.shown = True
         screen = self.test_screen()
         screen.open(feed, job=job, result=result)
         if screen not in self.screen_stack:
@@ -235,11 +238,12 @@ class PeakApp(App[None]):
 
     def _test_done(self, job: LiveJob, result: Any) -> None:
         screen = self.test_screen()
-        shown = screen in self.screen_stack
-        if screen.job is job and shown or screen.job is None and not shown:
-            self._show_test(job.feed, result=result)  # in place, or a quick test's first sight
+        on_screen = screen in self.screen_stack
+        if screen.job is job and on_screen or not job.shown and not (on_screen and screen.job):
+            # in place; or a quick test's first sight (even while another test runs unseen)
+            self._show_test(job.feed, result=result)
             return
-        # the user closed this test's screen while it ran, or it follows another test now
+        # the user left this test's screen while it ran, or the screen follows another test now
         if screen.job is job:
             screen.open(job.feed, result=result)
         outcome = f"passed: {result.total:,} records" if result.ok else f"failed: {result.error}"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 import select
 import signal
@@ -242,11 +243,13 @@ def serve_forever(host: str = "127.0.0.1", port: int = 8765) -> None:
 # The child of DemoAPIProcess: dies with the process that started it (a killed app leaves no server
 # holding the port), then serves and prints its URL.
 _CHILD = """
-import ctypes, sys
+import ctypes, os, sys
 try:
     ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL (Linux)
 except (OSError, AttributeError):
     pass
+if os.getppid() != int(sys.argv[2]):  # the parent died before the signal was armed
+    sys.exit(1)
 from peak_tui.demo_api import serve_forever
 serve_forever(port=int(sys.argv[1]))
 """
@@ -266,8 +269,10 @@ class DemoAPIProcess:
 
     def start(self, timeout: float = 15) -> Self:
         """Start the server and wait for its URL; OSError if it cannot serve (the port is taken)."""
+        if self._proc is not None:
+            return self
         proc = self._proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(self.port)], stdin=subprocess.DEVNULL,
+            [sys.executable, "-c", _CHILD, str(self.port), str(os.getpid())], stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], timeout)

@@ -87,17 +87,20 @@ def run_demo(args: argparse.Namespace) -> int:
 
     ws = Workspace.open(args.home)
     url, api = start_demo_api()
-    print(f"demo API at {url}; workspace at {ws.home}")
-    install_demo(ws, url)
-    run = run_feed(ws, DEMO_FEED, trigger="manual",
-                   on_log=lambda line: print(f"  {line}", file=sys.stderr))
-    print(f"run #{run.id} {run.status}: {run.records} records" + (f" ({run.error})" if run.error else ""))
-    cols, rows = ws.local.query(
-        f"SELECT id, status, total, updated_at FROM {DEMO_FEED} ORDER BY updated_at DESC LIMIT 5")
-    table(cols, [list(r) for r in rows])
-    n = ws.local.query(f"SELECT count(*) FROM {DEMO_FEED}")[1][0][0]
-    print(f"{n} rows in the local warehouse table {DEMO_FEED}; metadata now "
-          f"{ws.feeds.metadata(DEMO_FEED)}")
-    if api:
-        api.stop()
+    try:
+        print(f"demo API at {url}; workspace at {ws.home}")
+        install_demo(ws, url)
+        run = run_feed(ws, DEMO_FEED, trigger="manual",
+                       on_log=lambda line: print(f"  {line}", file=sys.stderr))
+        print(f"run #{run.id} {run.status}: {run.records} records"
+              + (f" ({run.error})" if run.error else ""))
+        cols, rows = ws.local.query(
+            f"SELECT id, status, total, updated_at FROM {DEMO_FEED} ORDER BY updated_at DESC LIMIT 5")
+        table(cols, [list(r) for r in rows])
+        n = ws.local.query(f"SELECT count(*) FROM {DEMO_FEED}")[1][0][0]
+        print(f"{n} rows in the local warehouse table {DEMO_FEED}; metadata now "
+              f"{ws.feeds.metadata(DEMO_FEED)}")
+    finally:
+        if api:
+            api.stop()
     return 0 if run.status == "succeeded" else 1

@@ -23,6 +23,8 @@ class LiveJob:
     run_id: int | None = None
     records: int = 0
     cancel: threading.Event = field(default_factory=threading.Event)
+    shown: bool = False
+    """A test: its live screen was opened (if the user left it, the result only notifies)."""
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=KEEP_LINES))
     _panes: list[LogPane] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
