@@ -80,6 +80,7 @@ class RunDetailScreen(Screen[None]):
 
     def __init__(self, run_id: int) -> None:
         super().__init__()
+        self.peak.prime_breakpoints(self)
         self.run_id = run_id
         self.run: Run | None = None
         self.log_text = ""

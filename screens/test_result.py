@@ -6,6 +6,7 @@ result arrives; Test again reuses it, so the loop of edit-outside, `t`, look cos
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from peak_tui.app import PeakApp
     from peak_tui.execution import TestResult
     from peak_tui.widgets.live import LiveJob
+
+
+LIVE_AFTER = 0.25
+"""A Test still running after this many seconds shows its live log."""
 
 
 def cell(value: Any, width: int = 40) -> str:
@@ -73,6 +78,7 @@ class TestResultScreen(Screen[None]):
     def __init__(self, feed: str = "", result: TestResult | None = None, *,
                  job: LiveJob | None = None) -> None:
         super().__init__()
+        self.peak.prime_breakpoints(self)
         self._ready = False
         self.feed = feed
         self.result = result
@@ -97,7 +103,8 @@ class TestResultScreen(Screen[None]):
         yield Header()
         yield Static("", id="test-outcome")
         yield Static("", id="test-error-line")
-        with TabbedContent(id="test-tabs", initial="tab-test-log"):
+        # no `initial`: a TabbedContent with one fails to mount if the app quits meanwhile
+        with TabbedContent(id="test-tabs"):
             with TabPane("Preview", id="tab-preview"):
                 yield DataTable(id="test-preview", zebra_stripes=True, header_height=2)
             with TabPane("JSON", id="tab-test-json"):
@@ -118,8 +125,10 @@ class TestResultScreen(Screen[None]):
         elif self.result is not None:
             self.show_result(self.result)
 
-    def open(self, feed: str, *, job: LiveJob | None = None, result: TestResult | None = None) -> None:
-        """Point the screen at a test of `feed` (the app keeps one screen and reuses it)."""
+    def open(self, feed: str, *, job: LiveJob | None = None, result: TestResult | None = None,
+             log_now: bool = True) -> None:
+        """Point the screen at a test of `feed` (the app keeps one screen and reuses it);
+        `log_now=False`: see `follow`."""
         self.feed = feed
         self.title = f"Test · {feed}"
         if not self._ready:  # not composed yet: on_mount shows it
@@ -127,7 +136,7 @@ class TestResultScreen(Screen[None]):
                 self.job.detach(self._pane)
             self.job, self.result = job, result
         elif job is not None:
-            self.follow(job)
+            self.follow(job, log_now=log_now)
         elif result is not None:
             self.show_result(result)
 
@@ -136,24 +145,29 @@ class TestResultScreen(Screen[None]):
         if self.job is not None:
             self.job.detach(self._pane)
 
-    def follow(self, job: LiveJob) -> None:
-        """Show a test in progress: its live log, and how to cancel it."""
+    def follow(self, job: LiveJob, *, log_now: bool = True) -> None:
+        """Show a test in progress: its live log, and how to cancel it. Testing again
+        (`log_now=False`), the last result stays in view until the new one, and the Log tab
+        opens only if the test is still running after `LIVE_AFTER` seconds."""
         pane = self._pane
         if self.job is not None and self.job is not job:
             self.job.detach(pane)
         self.job, self.result, self._json_shown = job, None, False
         self.query_one("#test-outcome", Static).update(
             Text.assemble(("testing ", "bold"), (self.feed, "bold"),
-                          " … the log streams below; x cancels"))
+                          " … its log streams in Log (5); x cancels"))
         self.query_one("#test-error-line", Static).display = False
-        table = self.query_one("#test-preview", DataTable)
-        table.clear(columns=True)
-        for static in (self._json, self._metadata_view, self._traceback):
-            static.update("")
         pane.clear()
         job.attach(pane)
-        self.query_one(TabbedContent).active = "tab-test-log"
+        if log_now:
+            self.query_one(TabbedContent).active = "tab-test-log"
+        else:
+            self.set_timer(LIVE_AFTER, partial(self._show_live_log, job))
         self.refresh_bindings()
+
+    def _show_live_log(self, job: LiveJob) -> None:
+        if self.job is job:
+            self.query_one(TabbedContent).active = "tab-test-log"
 
     def show_result(self, result: TestResult) -> None:
         """Fill every tab from a finished test and open Preview (or Error, if it failed)."""

@@ -335,6 +335,8 @@ class ScriptProcess:
                         out.error = orjson.loads(line[1:]).get("error")
                     elif kind == b"D":
                         done = True
+                    elif kind == b"R":
+                        pass  # a warm spare said it was ready (runtime/warm.py)
                     elif line:
                         out.error = "the script wrote data that is not a record to the records channel"
                         return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import queue
+import select
 import shutil
 import signal
 import subprocess
@@ -44,6 +45,10 @@ class Spare:
     def alive(self) -> bool:
         """Still waiting (not killed or crashed since it started)."""
         return self.proc.poll() is None
+
+    def ready(self) -> bool:
+        """It has imported requests (it wrote its ready line, which the run will skip)."""
+        return bool(select.select([self.records_fd], [], [], 0)[0])
 
     def discard(self) -> None:
         """Kill it and remove its directory."""
@@ -122,6 +127,12 @@ class SparePool:
             spare.discard()
             return None
         return spare
+
+    def ready(self, python: str) -> bool:
+        """A spare for `python` is waiting and has finished warming up."""
+        with self._lock:
+            spare = self._spares.get(python)
+        return spare is not None and spare.alive() and spare.ready()
 
     def close(self) -> None:
         """Stop keeping spares and kill the waiting ones (the app calls this as it exits)."""

@@ -114,6 +114,7 @@ def main() -> int:
     os.set_inheritable(records_fd, False)
     if sys.argv[4:5] == ["warm"]:
         _warm_up()
+        os.write(records_fd, b"R\n")  # ready: the engine skips this line when it reads records
     config = _read_config(config_fd)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
