@@ -120,6 +120,8 @@ class TestResultScreen(Screen[None]):
     def on_mount(self) -> None:
         """Follow the running test, or show the result handed over."""
         self._ready = True
+        if not self.query("#test-preview"):
+            return  # the app quit while this screen mounted: its widgets are already gone
         if self.job is not None:
             self.follow(self.job)
         elif self.result is not None:
