@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from peak_tui.widgets.live import LiveJob
 
 
-LIVE_AFTER = 0.25
+LIVE_AFTER = 0.5
 """A Test still running after this many seconds shows its live log."""
 
 
