@@ -180,7 +180,7 @@ def bench_test(runs: int) -> None:
     """`t` on a demo feed to its record preview, against the demo API, environment already built.
 
     Warm: the cursor rested on the feed long enough for its warm interpreter to be ready (the app
-    starts one 0.3 s after the cursor stops; the user sees the list first). Cold: no spare waiting
+    starts one 0.15 s after the cursor stops; the user sees the list first). Cold: no spare waiting
     (the pool turned off), so the script's Python starts and imports requests after the keypress.
     """
     from textual.widgets import DataTable

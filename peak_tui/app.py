@@ -24,6 +24,7 @@ from screens.commands import PeakCommands
 from screens.data_sources import DataSourcesScreen
 
 if TYPE_CHECKING:
+    from peak_tui.feeds import FeedSummary
     from peak_tui.workspace import Workspace
     from screens.test_result import TestResultScreen
 
@@ -45,9 +46,11 @@ class PeakApp(App[None]):
         Binding("f3", "warehouse", "Warehouse settings", id="app.warehouse", show=False),
     ]
 
-    def __init__(self, ws: Workspace, *, demo_url: str | None = None) -> None:
+    def __init__(self, ws: Workspace, *, demo_url: str | None = None, recover: bool = False) -> None:
         super().__init__()
         self.ws = ws
+        self._recover = recover
+        """Settle dead runs before the first feed list (`ws` was opened without doing it)."""
         self.demo_url = demo_url
         self.live: dict[str, LiveJob] = {}
         self.feed_names: list[str] = []
@@ -85,6 +88,16 @@ class PeakApp(App[None]):
         if self.demo_url:
             self.notify(f"The demo API serves at {self.demo_url} while the app runs; the demo "
                         "feeds call it. Select one and press r to run it.", title="Demo", timeout=10)
+
+    def read_feeds(self) -> list[FeedSummary]:
+        """The feed list, for a worker; the first call settles runs whose process died, if the
+        workspace was opened without doing it (as `make_app` does: it costs the first frame ~15 ms)."""
+        if self._recover:
+            from peak_tui.recovery import recover_stale_runs
+
+            recover_stale_runs(self.ws)
+            self._recover = False
+        return self.ws.feeds.list()
 
     def _keep_warm(self) -> None:
         from peak_tui.runtime.warm import POOL

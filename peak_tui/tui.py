@@ -13,6 +13,7 @@ def make_app(home: str | os.PathLike[str] | Path | None = None, *,
              demo_url: str | None = None) -> PeakApp:
     """Open the workspace at `home` (--home, $PEAK_TUI_HOME, or the user data dir) and build the app."""
     from peak_tui.app import PeakApp
-    from peak_tui.workspace import Workspace
+    from peak_tui.workspace import Workspace, resolve_home
 
-    return PeakApp(Workspace.open(home), demo_url=demo_url)
+    # runs whose process died are settled by the app's first feed-list load, off the UI thread
+    return PeakApp(Workspace(resolve_home(home), recover=False), demo_url=demo_url, recover=True)

@@ -96,7 +96,7 @@ class DataSourcesScreen(FeedActions):
     def reload(self) -> None:
         """Re-read the feed list in a thread worker (one JOIN query)."""
         # ws.feeds is built (and its modules imported) in the worker, not on the UI thread
-        self.peak.background(lambda: self.peak.ws.feeds.list(), done=self._loaded,
+        self.peak.background(self.peak.read_feeds, done=self._loaded,
                              what="loading the feeds",
                              group="feeds-load", exclusive=True, modal=False)
 
@@ -183,7 +183,7 @@ class DataSourcesScreen(FeedActions):
         # a feed the cursor rests on may be tested next: have its interpreter warm by then
         if self._prewarm_timer is not None:
             self._prewarm_timer.stop()
-        self._prewarm_timer = self.set_timer(0.3, self._prewarm)
+        self._prewarm_timer = self.set_timer(0.15, self._prewarm)
 
     def _prewarm(self) -> None:
         if (s := self.selected()) is not None:

@@ -224,3 +224,19 @@ async def test_empty_workspace_says_how_to_start(ws):
         assert "Press a to add one" in str(screen.query_one("#feeds-summary").render())
         await pilot.press("r")
         assert any("no feeds yet" in n.message for n in pilot.app._notifications)
+
+
+async def test_the_app_settles_a_dead_run_before_its_first_list(ws):
+    """make_app opens the workspace without recovery (it would delay the first frame); the first
+    feed-list load settles a run whose process died, and the list shows it failed."""
+    from peak_tui.recovery import DIED
+    from peak_tui.tui import make_app
+
+    seed(ws)
+    run_id = ws.runs.start("orders", "manual", "dead-request", {})  # no process holds its lock
+    app = make_app(ws.home)
+    assert ws.runs.get(run_id).status == "running"  # opening did not settle it
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        assert (ws.runs.get(run_id).status, ws.runs.get(run_id).error) == ("failed", DIED)
+        assert "failed" in row(screen, "orders")[2]
