@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("peak_tui.app")
 
 
-
 class PeakApp(App[None]):
     """peak-tui: author, test and run feeds from the keyboard."""
 
@@ -279,7 +278,16 @@ class PeakApp(App[None]):
             return
         if event.state == WorkerState.SUCCESS and done is not None and _alive(done):
             done(event.worker.result)
-        elif event.state == WorkerState.ERROR and (what or job):
+            return
+        if job is not None and job.kind == "test" and self.test_screen().job is job:
+            # the Test screen follows this test: it must not keep saying "testing"
+            from peak_tui.execution import TestResult
+
+            error = event.worker.error
+            self.test_screen().open(job.feed, result=TestResult(
+                ok=False, error=f"{type(error).__name__}: {error}" if error else "cancelled",
+                duration=job.elapsed, log="\n".join(job.lines) + "\n"))
+        if event.state == WorkerState.ERROR and (what or job):
             self.show_error(event.worker.error, what, modal=modal)
 
     def show_error(self, error: BaseException | None, what: str = "working", *,

@@ -278,3 +278,27 @@ async def test_highlighting_a_feed_keeps_a_warm_interpreter_until_exit(demo_ws):
     assert not alive(spare.proc.pid)
     unbuilt = ws.envs.key(["six==1.16.0"])
     assert not any(unbuilt in p.name for p in ws.envs.root.iterdir()), "prewarm built an environment"
+
+
+async def test_a_test_whose_worker_fails_does_not_leave_the_screen_testing(ws, monkeypatch):
+    """An engine fault in the test's worker (here: raised after the live screen opened) ends the
+    live state: the screen shows the failure, Test again is offered, the error is reported."""
+    import peak_tui.execution as execution
+
+    def broken(*args, **kwargs):
+        time.sleep(0.8)  # long enough for the live screen to open first
+        raise RuntimeError("engine fault for the test")
+
+    monkeypatch.setattr(execution, "test_feed", broken)
+    save(ws, QUICK, name="quick")
+    app = PeakApp(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, await opened(pilot), "quick")
+        await pilot.press("t")
+        screen = await wait_for(pilot, lambda: isinstance(app.screen, TestResultScreen)
+                                and app.screen.is_mounted and app.screen.job is not None
+                                and app.screen, 10, "the live Test screen")
+        await wait_for(pilot, lambda: screen.job is None, 10, "the live state to end")
+        assert not screen.result.ok and "engine fault for the test" in screen.result.error
+        assert screen.check_action("test", ()) and not screen.check_action("cancel", ())
+        await wait_for(pilot, lambda: "failed" in outcome(screen), what="the failed outcome")
