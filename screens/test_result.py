@@ -1,7 +1,8 @@
 """A Test of a saved feed: its live log while it runs, then the preview, JSON, metadata and error.
 
-The screen opens on the keypress (the engine's child runs while it is built) and fills in when the
-result arrives; Test again reuses it, so the loop of edit-outside, `t`, look costs one fill.
+The app keeps one such screen and reuses it. A quick test opens it with its result; a test still
+running after `LIVE_AFTER` seconds opens it with its log streaming, and the result fills it in
+place. Test again (`t` here) keeps the last result in view until the new one arrives.
 """
 from __future__ import annotations
 
@@ -194,7 +195,8 @@ class TestResultScreen(Screen[None]):
             (result.error or "no error") + (f"\n\n{result.traceback}" if result.traceback else ""))
         pane.set_text(result.log)
         tabs = self.query_one(TabbedContent)
-        tabs.active = "tab-preview" if result.ok else "tab-test-error"
+        if not (result.ok and tabs.active in ("tab-test-json", "tab-test-metadata")):
+            tabs.active = "tab-preview" if result.ok else "tab-test-error"  # else: stay, updated
         if tabs.active == "tab-test-json":
             self._show_json()
         if result.ok:
