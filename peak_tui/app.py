@@ -6,6 +6,7 @@ cancel them). Every blocking call (database, Test, Run) goes through a worker; o
 """
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -81,6 +82,7 @@ class PeakApp(App[None]):
     def on_mount(self) -> None:
         """Read the workspace facts shown in the header, off the UI thread; keep warm
         interpreters for Test while the app runs."""
+        self.call_after_refresh(self._collect_garbage_again)
         self.call_after_refresh(self._keep_warm)
         self.call_after_refresh(self.refresh_status)  # after the first frame, like the feed list
         self.set_interval(10, self.refresh_status, name="status")
@@ -98,6 +100,13 @@ class PeakApp(App[None]):
             self._recover = False
         return self.ws.feeds.list()
 
+    def _collect_garbage_again(self) -> None:
+        """After the first frame: what start-up built stays for good (frozen, out of every later
+        collection), and collection, paused by `make_app`, resumes."""
+        if not gc.isenabled():
+            gc.freeze()
+            gc.enable()
+
     def _keep_warm(self) -> None:
         from peak_tui.runtime.warm import POOL
 
@@ -109,6 +118,7 @@ class PeakApp(App[None]):
         from peak_tui.runtime.warm import POOL
 
         POOL.close()
+        gc.enable()  # in case the app ended before its first frame
 
     def refresh_status(self) -> None:
         """Re-read the warehouse kind and the scheduler state in the background."""
