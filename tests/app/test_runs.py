@@ -16,7 +16,9 @@ from screens.run_detail import RunDetailScreen
 from screens.run_history import RunHistoryScreen
 
 SIZE = (120, 40)
-FLOOD = ("import requests\nfrom lib import outputStream, metadata\n"
+FLOOD = ("import os, time\nimport requests\nfrom lib import outputStream, metadata\n"
+         "print('waiting for the gate', flush=True)\n"
+         "while not os.path.exists(GATE):\n    time.sleep(0.01)\n"
          "for i in range(200000):\n    print(f'flood line {i} of a chatty script')\n"
          "outputStream.write({'done': True})\n")
 
@@ -96,9 +98,10 @@ async def test_command_palette_lists_actions_and_runs_a_feed_by_name(ws):
         assert ws.runs.list("invoices")[0].status == "succeeded"
 
 
-async def test_a_log_flood_keeps_the_app_responsive_and_the_pane_bounded(ws):
+async def test_a_log_flood_keeps_the_app_responsive_and_the_pane_bounded(ws, tmp_path):
+    gate = tmp_path / "gate"  # the flood starts once the run detail follows the live log
     ws.connections.add(Connection(name="none", auth_type="none"))
-    ws.feeds.save(Feed(name="flood", connection="none", script=FLOOD))
+    ws.feeds.save(Feed(name="flood", connection="none", script=f"GATE = {str(gate)!r}\n" + FLOOD))
     app = PeakApp(ws)
     async with app.run_test(size=SIZE) as pilot:
         screen = await loaded_list(pilot)
@@ -110,7 +113,9 @@ async def test_a_log_flood_keeps_the_app_responsive_and_the_pane_bounded(ws):
         detail = await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen)
                                 and app.screen.run is not None and app.screen, what="detail")
         pane = detail.query_one(LogPane)
-        await wait_for(pilot, lambda: pane.received, what="live lines in the pane")
+        await wait_for(pilot, lambda: any("waiting for the gate" in line for line in pane.lines),
+                       30, "the script's first line in the live pane")
+        gate.touch()
         ticks: list[float] = []
         app.set_interval(0.02, lambda: ticks.append(time.perf_counter()))
         seen = pane.received
