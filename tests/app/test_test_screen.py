@@ -104,6 +104,17 @@ async def finished(pilot, screen: TestResultScreen, timeout: float = 30) -> None
                    timeout, "the test's result")
 
 
+async def screen_after_t(pilot, feed: str) -> TestResultScreen:
+    """Press t on Data Sources with `feed` selected; the Test screen once it shows the result."""
+    app = pilot.app
+    await select(pilot, await opened(pilot), feed)
+    await pilot.press("t")
+    screen = await wait_for(pilot, lambda: isinstance(app.screen, TestResultScreen)
+                            and app.screen, 30, "the Test screen")
+    await finished(pilot, screen)
+    return screen
+
+
 async def test_a_slow_test_opens_live_then_fills_in_place(ws):
     slow_feed(ws, 2.0)
     app = PeakApp(ws)
@@ -164,11 +175,7 @@ async def test_x_cancels_a_running_test(ws):
 async def test_test_again_reuses_the_one_screen(demo_ws):
     app = PeakApp(demo_ws)
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, await opened(pilot), "demo_orders")
-        await pilot.press("t")
-        screen = await wait_for(pilot, lambda: isinstance(app.screen, TestResultScreen)
-                                and app.screen, 30, "the Test screen")
-        await finished(pilot, screen)
+        screen = await screen_after_t(pilot, "demo_orders")
         first = screen.result
         assert first.ok and first.total == 250, first.log
         before = id(screen)
@@ -236,11 +243,7 @@ async def test_json_tab_renders_the_records_on_first_open(ws):
     save(ws, QUICK, name="quick")
     app = PeakApp(ws)
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, await opened(pilot), "quick")
-        await pilot.press("t")
-        screen = await wait_for(pilot, lambda: isinstance(app.screen, TestResultScreen)
-                                and app.screen, 30, "the Test screen")
-        await finished(pilot, screen)
+        screen = await screen_after_t(pilot, "quick")
         assert screen.result.ok, screen.result.log
         assert active_tab(screen) == "tab-preview"
         await pilot.press("2")
